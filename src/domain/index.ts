@@ -1,0 +1,5 @@
+export * from './request';
+export * from './catalog';
+export * from './results';
+export * from './validation';
+export * from './policy';

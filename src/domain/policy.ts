@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { TaskTypeSchema } from './request';
+import { TierNameSchema } from './catalog';
+import { StrategySchema } from './results';
+
+/** Every listed condition must hold (AND); an empty `when` matches every request. */
+export const RuleConditionSchema = z
+  .object({
+    taskType: z.array(TaskTypeSchema).min(1).optional(),
+    domain: z.array(z.string().min(1)).min(1).optional(),
+    domainRisk: z.enum(['low', 'high']).optional(),
+    fieldCountBelow: z.number().int().positive().optional(),
+    fieldCountAtLeast: z.number().int().nonnegative().optional(),
+    promptTokensAbove: z.number().int().nonnegative().optional(),
+    historyTurnsAbove: z.number().int().nonnegative().optional(),
+    reasoningMarkersAtLeast: z.number().int().positive().optional(),
+    customerTier: z.array(z.enum(['free', 'standard', 'premium', 'enterprise'])).min(1).optional(),
+    timeSensitivity: z.array(z.enum(['low', 'normal', 'high'])).min(1).optional(),
+  })
+  .strict();
+export type RuleCondition = z.infer<typeof RuleConditionSchema>;
+
+export const RoutingRuleSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and "-"'),
+    description: z.string().min(1),
+    when: RuleConditionSchema,
+    /** Route to the cheapest model of a tier, or to one named model. */
+    route: z.union([z.object({ tier: TierNameSchema }).strict(), z.object({ model: z.string().min(1) }).strict()]),
+    /** How sure the rule's author is that the target passes the gate; reported as the decision's confidence. */
+    confidence: z.number().min(0).max(1).default(0.8),
+  })
+  .strict();
+export type RoutingRule = z.infer<typeof RoutingRuleSchema>;
+
+export const RoutingPolicySchema = z
+  .object({
+    id: z.string().min(1),
+    version: z.string().min(1),
+    strategy: StrategySchema,
+    rules: z
+      .array(RoutingRuleSchema)
+      .min(1, 'must have at least one rule')
+      .refine((rules) => Object.keys(rules[rules.length - 1]?.when ?? { x: 1 }).length === 0, {
+        message: 'the last rule must be a default with an empty "when"',
+      })
+      .refine((rules) => new Set(rules.map((r) => r.id)).size === rules.length, { message: 'rule ids must be unique' }),
+    gate: z.object({ threshold: z.number().min(0).max(1) }).strict(),
+    maxEscalations: z.number().int().min(0).max(5),
+  })
+  .strict();
+export type RoutingPolicy = z.infer<typeof RoutingPolicySchema>;

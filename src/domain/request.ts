@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+/** Task types the router knows how to reason about; anything else is "other". */
+export const TASK_TYPES = [
+  'classification',
+  'extraction',
+  'reasoning',
+  'generation',
+  'summarization',
+  'qa',
+  'code',
+  'other',
+] as const;
+export const TaskTypeSchema = z.enum(TASK_TYPES);
+export type TaskType = z.infer<typeof TaskTypeSchema>;
+
+/**
+ * A data description of the JSON object an extraction request expects back. It is plain data (not a zod object)
+ * because it crosses the wire and the workflow history; the quality gate compiles it into a zod schema.
+ */
+export const OutputFieldTypeSchema = z.enum(['string', 'number', 'integer', 'boolean', 'array', 'object']);
+export const OutputSchemaSchema = z
+  .object({
+    type: z.literal('object'),
+    properties: z
+      .record(z.string().min(1), z.object({ type: OutputFieldTypeSchema }).strict())
+      .refine((p) => Object.keys(p).length > 0, { message: 'must declare at least one property' }),
+    required: z.array(z.string().min(1)).default([]),
+  })
+  .strict()
+  .superRefine((schema, ctx) => {
+    for (const [i, name] of schema.required.entries()) {
+      if (!(name in schema.properties)) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['required', i],
+          message: `names "${name}", which is not one of properties`,
+        });
+      }
+    }
+  });
+export type OutputSchema = z.infer<typeof OutputSchemaSchema>;
+
+export const HistoryTurnSchema = z
+  .object({
+    role: z.enum(['user', 'assistant', 'system']),
+    content: z.string().max(200_000, 'must be at most 200000 characters'),
+  })
+  .strict();
+export type HistoryTurn = z.infer<typeof HistoryTurnSchema>;
+
+/** Business keys become workflow ids, so they are restricted to characters that read well in a URL and the Web UI. */
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const idString = z
+  .string()
+  .regex(ID_PATTERN, 'must be 1-128 characters of letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
+
+export const RouteRequestSchema = z
+  .object({
+    requestId: idString,
+    prompt: z
+      .string()
+      .max(400_000, 'must be at most 400000 characters')
+      .refine((s) => s.trim().length > 0, { message: 'must not be empty or only whitespace' }),
+    history: z.array(HistoryTurnSchema).max(200, 'must have at most 200 turns').default([]),
+    taskType: TaskTypeSchema.default('other'),
+    domain: z.string().trim().toLowerCase().min(1).max(64).default('general'),
+    fieldCount: z.number().int('must be a whole number').min(0).max(1000).optional(),
+    customerTier: z.enum(['free', 'standard', 'premium', 'enterprise']).default('standard'),
+    timeSensitivity: z.enum(['low', 'normal', 'high']).default('normal'),
+    expectedOutputTokens: z.number().int('must be a whole number').positive('must be greater than 0').max(200_000).optional(),
+    outputSchema: OutputSchemaSchema.optional(),
+    tenant: idString.default('default'),
+    policyId: idString.default('default'),
+    budgetUsd: z.number().positive('must be greater than 0').max(1000).optional(),
+  })
+  .strict();
+
+/** What callers send (defaults not yet applied). */
+export type RouteRequestInput = z.input<typeof RouteRequestSchema>;
+/** A validated request, defaults applied: the only shape the workflow ever sees. */
+export type RouteRequest = z.infer<typeof RouteRequestSchema>;

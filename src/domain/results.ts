@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+export const STRATEGIES = ['rules', 'classifier', 'bandit', 'fixed'] as const;
+export const StrategySchema = z.enum(STRATEGIES);
+export type Strategy = z.infer<typeof StrategySchema>;
+
+export const RoutingDecisionSchema = z.object({
+  model: z.string(),
+  /** 0..1: how sure the strategy is that `model` passes the gate. */
+  confidence: z.number().min(0).max(1),
+  confidenceAdjustment: z.number(),
+  alternatives: z.array(z.string()),
+  reason: z.string(),
+  strategy: StrategySchema,
+  /** The rule (or other named element of the policy) that produced the decision. */
+  ruleId: z.string().optional(),
+  policyVersion: z.string(),
+});
+export type RoutingDecision = z.infer<typeof RoutingDecisionSchema>;
+
+export const ModelResultSchema = z.object({
+  model: z.string(),
+  provider: z.string(),
+  text: z.string(),
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  costUsd: z.number().nonnegative(),
+  latencyMs: z.number().nonnegative(),
+  /** "live" for a real endpoint; "simulated" and "replayed" answers are labelled as such everywhere. */
+  origin: z.enum(['live', 'simulated', 'replayed']),
+  /** Quality recorded for this answer (replay data or simulation profile), used by the recorded-verdict evaluator. */
+  recordedQuality: z.number().min(0).max(1).optional(),
+});
+export type ModelResult = z.infer<typeof ModelResultSchema>;
+
+export const QualityVerdictSchema = z.object({
+  passed: z.boolean(),
+  score: z.number().min(0).max(1),
+  threshold: z.number().min(0).max(1),
+  evaluator: z.string(),
+  reasons: z.array(z.string()),
+  costUsd: z.number().nonnegative(),
+});
+export type QualityVerdict = z.infer<typeof QualityVerdictSchema>;
+
+export const AttemptSchema = z.object({
+  model: z.string(),
+  /** Why this model was tried: the routing decision, an escalation, or the best-model fallback. */
+  cause: z.enum(['routed', 'escalation', 'best-fallback']),
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  costUsd: z.number().nonnegative(),
+  latencyMs: z.number().nonnegative(),
+  origin: z.enum(['live', 'simulated', 'replayed']).optional(),
+  verdict: QualityVerdictSchema.optional(),
+  /** Set when the model call failed for good (after its retries). */
+  error: z.string().optional(),
+});
+export type Attempt = z.infer<typeof AttemptSchema>;
+
+export const RequestFeaturesSchema = z.object({
+  taskType: z.string(),
+  domain: z.string(),
+  domainRisk: z.enum(['low', 'high']),
+  promptTokens: z.number().int().nonnegative(),
+  historyTurns: z.number().int().nonnegative(),
+  fieldCount: z.number().int().nonnegative().optional(),
+  reasoningMarkers: z.number().int().nonnegative(),
+  expectedOutputTokens: z.number().int().nonnegative(),
+  complexity: z.number().min(0).max(1),
+});
+export type RequestFeatures = z.infer<typeof RequestFeaturesSchema>;
+
+export const DecisionLogSchema = z.object({
+  requestId: z.string(),
+  workflowId: z.string(),
+  timestamp: z.string(),
+  tenant: z.string(),
+  policyId: z.string(),
+  policyVersion: z.string(),
+  strategy: StrategySchema,
+  requestFeatures: RequestFeaturesSchema,
+  decision: RoutingDecisionSchema,
+  selectedModel: z.string(),
+  finalModel: z.string(),
+  alternativeModels: z.array(z.string()),
+  confidence: z.number(),
+  qualityScore: z.number(),
+  passed: z.boolean(),
+  /** Everything the request cost: every model call that completed plus every judge call. */
+  costUsd: z.number().nonnegative(),
+  /** What the best model would have cost on the same tokens, minus costUsd (negative when routing cost more). */
+  costSavedUsd: z.number(),
+  bestModel: z.string(),
+  wasEscalated: z.boolean(),
+  escalations: z.number().int().nonnegative(),
+  attempts: z.array(AttemptSchema),
+  answer: z.string(),
+  /** "simulated" or "replayed" when any answer did not come from a live model. */
+  origin: z.enum(['live', 'simulated', 'replayed', 'mixed']),
+});
+export type DecisionLog = z.infer<typeof DecisionLogSchema>;

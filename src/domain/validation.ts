@@ -1,0 +1,38 @@
+import type { z } from 'zod';
+
+/** Raised for input that breaks a contract; the message names every offending field and the rule it broke. */
+export class ValidationError extends Error {
+  constructor(
+    readonly subject: string,
+    readonly issues: { path: string; message: string }[],
+  ) {
+    super(`Invalid ${subject}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+    this.name = 'ValidationError';
+  }
+}
+
+function describeIssue(issue: z.ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.received === 'undefined' ? 'is required' : `must be ${issue.expected}, got ${issue.received}`;
+    case 'unrecognized_keys':
+      return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    case 'invalid_enum_value':
+      return `must be one of ${issue.options.map((o) => `"${String(o)}"`).join(', ')}, got "${String(issue.received)}"`;
+    default:
+      return issue.message;
+  }
+}
+
+/** Parses `input` with `schema`, or throws a ValidationError that names each field and rule. */
+export function parseOrThrow<S extends z.ZodTypeAny>(schema: S, input: unknown, subject: string): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw new ValidationError(
+    subject,
+    parsed.error.issues.map((issue) => ({
+      path: issue.path.length > 0 ? issue.path.join('.') : '(root)',
+      message: describeIssue(issue),
+    })),
+  );
+}

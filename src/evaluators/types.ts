@@ -1,0 +1,16 @@
+import type { RouteRequest } from '../domain/request';
+import type { ModelResult } from '../domain/results';
+
+/** One evaluator's opinion of one answer. */
+export interface Evaluation {
+  /** 0..1; a hard failure (empty answer, refusal, schema violation) scores 0. */
+  score: number;
+  reasons: string[];
+  /** Evaluator spend, e.g. the judge model's call. */
+  costUsd: number;
+}
+
+export interface Evaluator {
+  readonly name: string;
+  evaluate(request: RouteRequest, result: ModelResult, signal?: AbortSignal): Promise<Evaluation>;
+}

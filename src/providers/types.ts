@@ -1,0 +1,57 @@
+import type { ModelSpec } from '../domain/catalog';
+import type { HistoryTurn, OutputSchema, TaskType } from '../domain/request';
+
+/** What a provider needs to answer one model call. */
+export interface CompletionRequest {
+  requestId: string;
+  /** 1 for the first try of this activity, counting Temporal's retries. */
+  attempt: number;
+  model: ModelSpec;
+  prompt: string;
+  history: HistoryTurn[];
+  taskType: TaskType;
+  domain: string;
+  expectedOutputTokens: number;
+  outputSchema?: OutputSchema;
+  /** Aborted when Temporal cancels the activity or its timeout passes. */
+  signal?: AbortSignal;
+}
+
+export interface Completion {
+  text: string;
+  inputTokens: number;
+  outputTokens: number;
+  latencyMs: number;
+  origin: 'live' | 'simulated' | 'replayed';
+  /** Quality recorded or simulated for this answer, 0..1; live providers leave it out. */
+  recordedQuality?: number;
+}
+
+/** One adapter per provider; adding one never touches the workflows. */
+export interface ModelProvider {
+  readonly name: string;
+  complete(request: CompletionRequest): Promise<Completion>;
+}
+
+export type ProviderErrorKind =
+  /** The request itself is wrong (HTTP 4xx other than 408/429): retrying cannot help. */
+  | 'invalid-request'
+  /** HTTP 429: retry after `retryAfterMs` when the provider says so. */
+  | 'rate-limited'
+  /** HTTP 5xx, connection refused or reset: retry with back-off. */
+  | 'unavailable'
+  /** No answer in time. */
+  | 'timeout'
+  /** An answer that does not follow the wire format. */
+  | 'malformed-response';
+
+export class ProviderError extends Error {
+  constructor(
+    readonly kind: ProviderErrorKind,
+    message: string,
+    readonly details: { status?: number; retryAfterMs?: number; provider?: string } = {},
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}

@@ -1,0 +1,54 @@
+import type { RoutingRule, RuleCondition } from '../domain/policy';
+import type { RequestFeatures } from '../domain/results';
+import type { RouteRequest } from '../domain/request';
+
+export interface RuleMatch {
+  rule: RoutingRule;
+  /** Human-readable account of why the rule matched, for the decision's reason. */
+  because: string;
+}
+
+type Check = (c: RuleCondition, r: RouteRequest, f: RequestFeatures) => string | false | undefined;
+
+// Each check returns undefined when its condition is absent, false when it fails, or a phrase when it holds.
+const CHECKS: Check[] = [
+  (c, r) => c.taskType && (c.taskType.includes(r.taskType) ? `task type is ${r.taskType}` : false),
+  (c, r) => c.domain && (c.domain.includes(r.domain) ? `domain is ${r.domain}` : false),
+  (c, _r, f) => c.domainRisk && (c.domainRisk === f.domainRisk ? `domain risk is ${f.domainRisk}` : false),
+  (c, _r, f) =>
+    c.fieldCountBelow !== undefined &&
+    (f.fieldCount !== undefined && f.fieldCount < c.fieldCountBelow ? `${f.fieldCount} fields < ${c.fieldCountBelow}` : false),
+  (c, _r, f) =>
+    c.fieldCountAtLeast !== undefined &&
+    (f.fieldCount !== undefined && f.fieldCount >= c.fieldCountAtLeast ? `${f.fieldCount} fields >= ${c.fieldCountAtLeast}` : false),
+  (c, _r, f) =>
+    c.promptTokensAbove !== undefined &&
+    (f.promptTokens > c.promptTokensAbove ? `${f.promptTokens} prompt tokens > ${c.promptTokensAbove}` : false),
+  (c, _r, f) =>
+    c.historyTurnsAbove !== undefined &&
+    (f.historyTurns > c.historyTurnsAbove ? `${f.historyTurns} history turns > ${c.historyTurnsAbove}` : false),
+  (c, _r, f) =>
+    c.reasoningMarkersAtLeast !== undefined &&
+    (f.reasoningMarkers >= c.reasoningMarkersAtLeast ? `${f.reasoningMarkers} reasoning markers` : false),
+  (c, r) => c.customerTier && (c.customerTier.includes(r.customerTier) ? `customer tier is ${r.customerTier}` : false),
+  (c, r) => c.timeSensitivity && (c.timeSensitivity.includes(r.timeSensitivity) ? `time sensitivity is ${r.timeSensitivity}` : false),
+];
+
+function explainMatch(condition: RuleCondition, request: RouteRequest, features: RequestFeatures): string | false {
+  const phrases: string[] = [];
+  for (const check of CHECKS) {
+    const outcome = check(condition, request, features);
+    if (outcome === false) return false;
+    if (outcome) phrases.push(outcome);
+  }
+  return phrases.length > 0 ? phrases.join(' and ') : 'no earlier rule matched';
+}
+
+/** First match wins; a valid policy ends with a default rule, so there is always a match. */
+export function matchRule(rules: readonly RoutingRule[], request: RouteRequest, features: RequestFeatures): RuleMatch {
+  for (const rule of rules) {
+    const because = explainMatch(rule.when, request, features);
+    if (because !== false) return { rule, because };
+  }
+  throw new Error('no routing rule matched: the policy needs a default rule with an empty "when"');
+}
