@@ -7,13 +7,14 @@ export interface Rung {
   tierName: TierName;
   inputUsdPer1M: number;
   outputUsdPer1M: number;
+  timeouts: ModelSpec['timeouts'];
 }
 
 /** Models from weakest to strongest; within a tier, cheapest first. */
 export function escalationLadder(models: readonly ModelSpec[]): Rung[] {
   return [...models]
     .sort((a, b) => a.tier - b.tier || a.inputUsdPer1M + a.outputUsdPer1M - (b.inputUsdPer1M + b.outputUsdPer1M) || a.id.localeCompare(b.id))
-    .map(({ id, tier, tierName, inputUsdPer1M, outputUsdPer1M }) => ({ id, tier, tierName, inputUsdPer1M, outputUsdPer1M }));
+    .map(({ id, tier, tierName, inputUsdPer1M, outputUsdPer1M, timeouts }) => ({ id, tier, tierName, inputUsdPer1M, outputUsdPer1M, timeouts }));
 }
 
 /** The strongest model: highest tier, and the priciest of that tier (price is the market's capability signal). */

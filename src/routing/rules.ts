@@ -11,27 +11,48 @@ export interface RuleMatch {
 type Check = (c: RuleCondition, r: RouteRequest, f: RequestFeatures) => string | false | undefined;
 
 // Each check returns undefined when its condition is absent, false when it fails, or a phrase when it holds.
+function check(present: boolean, holds: () => boolean, phrase: () => string): string | false | undefined {
+  if (!present) return undefined;
+  return holds() ? phrase() : false;
+}
+
 const CHECKS: Check[] = [
-  (c, r) => c.taskType && (c.taskType.includes(r.taskType) ? `task type is ${r.taskType}` : false),
-  (c, r) => c.domain && (c.domain.includes(r.domain) ? `domain is ${r.domain}` : false),
-  (c, _r, f) => c.domainRisk && (c.domainRisk === f.domainRisk ? `domain risk is ${f.domainRisk}` : false),
+  (c, r) => check(!!c.taskType, () => c.taskType!.includes(r.taskType), () => `task type is ${r.taskType}`),
+  (c, r) => check(!!c.domain, () => c.domain!.includes(r.domain), () => `domain is ${r.domain}`),
+  (c, _r, f) => check(!!c.domainRisk, () => c.domainRisk === f.domainRisk, () => `domain risk is ${f.domainRisk}`),
   (c, _r, f) =>
-    c.fieldCountBelow !== undefined &&
-    (f.fieldCount !== undefined && f.fieldCount < c.fieldCountBelow ? `${f.fieldCount} fields < ${c.fieldCountBelow}` : false),
+    check(
+      c.fieldCountBelow !== undefined,
+      () => f.fieldCount !== undefined && f.fieldCount < c.fieldCountBelow!,
+      () => `${f.fieldCount} fields < ${c.fieldCountBelow}`,
+    ),
   (c, _r, f) =>
-    c.fieldCountAtLeast !== undefined &&
-    (f.fieldCount !== undefined && f.fieldCount >= c.fieldCountAtLeast ? `${f.fieldCount} fields >= ${c.fieldCountAtLeast}` : false),
+    check(
+      c.fieldCountAtLeast !== undefined,
+      () => f.fieldCount !== undefined && f.fieldCount >= c.fieldCountAtLeast!,
+      () => `${f.fieldCount} fields >= ${c.fieldCountAtLeast}`,
+    ),
   (c, _r, f) =>
-    c.promptTokensAbove !== undefined &&
-    (f.promptTokens > c.promptTokensAbove ? `${f.promptTokens} prompt tokens > ${c.promptTokensAbove}` : false),
+    check(
+      c.promptTokensAbove !== undefined,
+      () => f.promptTokens > c.promptTokensAbove!,
+      () => `${f.promptTokens} prompt tokens > ${c.promptTokensAbove}`,
+    ),
   (c, _r, f) =>
-    c.historyTurnsAbove !== undefined &&
-    (f.historyTurns > c.historyTurnsAbove ? `${f.historyTurns} history turns > ${c.historyTurnsAbove}` : false),
+    check(
+      c.historyTurnsAbove !== undefined,
+      () => f.historyTurns > c.historyTurnsAbove!,
+      () => `${f.historyTurns} history turns > ${c.historyTurnsAbove}`,
+    ),
   (c, _r, f) =>
-    c.reasoningMarkersAtLeast !== undefined &&
-    (f.reasoningMarkers >= c.reasoningMarkersAtLeast ? `${f.reasoningMarkers} reasoning markers` : false),
-  (c, r) => c.customerTier && (c.customerTier.includes(r.customerTier) ? `customer tier is ${r.customerTier}` : false),
-  (c, r) => c.timeSensitivity && (c.timeSensitivity.includes(r.timeSensitivity) ? `time sensitivity is ${r.timeSensitivity}` : false),
+    check(
+      c.reasoningMarkersAtLeast !== undefined,
+      () => f.reasoningMarkers >= c.reasoningMarkersAtLeast!,
+      () => `${f.reasoningMarkers} reasoning markers`,
+    ),
+  (c, r) => check(!!c.customerTier, () => c.customerTier!.includes(r.customerTier), () => `customer tier is ${r.customerTier}`),
+  (c, r) =>
+    check(!!c.timeSensitivity, () => c.timeSensitivity!.includes(r.timeSensitivity), () => `time sensitivity is ${r.timeSensitivity}`),
 ];
 
 function explainMatch(condition: RuleCondition, request: RouteRequest, features: RequestFeatures): string | false {

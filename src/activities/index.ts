@@ -1,0 +1,176 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Catalog, ModelSpec } from '../domain/catalog';
+import type { RoutingPolicy } from '../domain/policy';
+import { RouteRequestSchema, type RouteRequest } from '../domain/request';
+import type { DecisionLog, ModelResult, QualityVerdict } from '../domain/results';
+import { parseOrThrow, ValidationError } from '../domain/validation';
+import type { QualityGate } from '../evaluators/gate';
+import { RecordedVerdictMissingError } from '../evaluators/recorded';
+import { ProviderError, type ModelProvider } from '../providers/types';
+import { priceTokens } from '../routing/cost';
+import { extractFeatures } from '../routing/features';
+import { bestModel, escalationLadder } from '../routing/ladder';
+import type { RoutePlan } from '../routing/plan';
+import { routeByRules } from '../routing/ruleStrategy';
+
+/** Where finished requests are written; implementations must treat a repeated requestId as already written. */
+export interface DecisionLogSink {
+  record(log: DecisionLog): void | Promise<void>;
+}
+
+export interface ActivityDeps {
+  catalog: Catalog;
+  policies: ReadonlyMap<string, RoutingPolicy>;
+  /** By provider name, as ModelSpec.provider names them. */
+  providers: Readonly<Record<string, ModelProvider>>;
+  gate: QualityGate;
+  decisionLog?: DecisionLogSink;
+  /** How often a long model call reports liveness to Temporal. */
+  heartbeatIntervalMs?: number;
+}
+
+export interface CallModelInput {
+  request: RouteRequest;
+  modelId: string;
+}
+
+export interface EvaluateInput {
+  request: RouteRequest;
+  result: ModelResult;
+  threshold: number;
+}
+
+/** Maps a provider's failure onto Temporal's retry semantics. */
+export function toActivityFailure(err: ProviderError, model: string): ApplicationFailure {
+  const message = `${model}: ${err.message}`;
+  switch (err.kind) {
+    case 'invalid-request':
+      return ApplicationFailure.nonRetryable(message, 'InvalidRequest', err.details);
+    case 'rate-limited':
+      return ApplicationFailure.create({
+        message,
+        type: 'RateLimited',
+        details: [err.details],
+        ...(err.details.retryAfterMs !== undefined ? { nextRetryDelay: err.details.retryAfterMs } : {}),
+      });
+    case 'timeout':
+      return ApplicationFailure.retryable(message, 'ProviderTimeout', err.details);
+    case 'malformed-response':
+      return ApplicationFailure.retryable(message, 'MalformedResponse', err.details);
+    case 'unavailable':
+      return ApplicationFailure.retryable(message, 'ProviderUnavailable', err.details);
+  }
+}
+
+/** Runs `work` while heartbeating, so a dead worker is noticed long before the call's own timeout. */
+async function withHeartbeat<T>(intervalMs: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const timer = setInterval(() => ctx.heartbeat(), intervalMs);
+  try {
+    return await work(ctx.cancellationSignal);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const ladder = escalationLadder(deps.catalog.models);
+  const best = bestModel(ladder);
+  const modelsById = new Map<string, ModelSpec>(deps.catalog.models.map((m) => [m.id, m]));
+
+  function modelSpec(id: string): ModelSpec {
+    const spec = modelsById.get(id);
+    if (!spec) throw ApplicationFailure.nonRetryable(`model "${id}" is not in the catalog (${[...modelsById.keys()].join(', ')})`, 'UnknownModel');
+    return spec;
+  }
+
+  /** Re-validates at the activity edge: histories outlive deployments and may carry older shapes. */
+  function validRequest(request: unknown): RouteRequest {
+    try {
+      return parseOrThrow(RouteRequestSchema, request, 'RouteRequest');
+    } catch (err) {
+      if (err instanceof ValidationError) throw ApplicationFailure.nonRetryable(err.message, 'ValidationError');
+      throw err;
+    }
+  }
+
+  return {
+    async planRoute(input: RouteRequest): Promise<RoutePlan> {
+      const request = validRequest(input);
+      const policy = deps.policies.get(request.policyId);
+      if (!policy) {
+        throw ApplicationFailure.nonRetryable(
+          `policyId "${request.policyId}" is not configured (known: ${[...deps.policies.keys()].join(', ')})`,
+          'UnknownPolicy',
+        );
+      }
+      if (policy.strategy !== 'rules') {
+        throw ApplicationFailure.nonRetryable(`strategy "${policy.strategy}" of policy "${policy.id}" is not available in this worker`, 'UnknownPolicy');
+      }
+      const features = extractFeatures(request);
+      return {
+        decision: routeByRules(policy, ladder, request, features),
+        features,
+        ladder,
+        bestModel: best.id,
+        maxEscalations: policy.maxEscalations,
+        gateThreshold: policy.gate.threshold,
+        policyVersion: policy.version,
+      };
+    },
+
+    async callModel({ request, modelId }: CallModelInput): Promise<ModelResult> {
+      const model = modelSpec(modelId);
+      const provider = deps.providers[model.provider];
+      if (!provider) throw ApplicationFailure.nonRetryable(`no provider "${model.provider}" is configured for model "${model.id}"`, 'UnknownModel');
+      const features = extractFeatures(request);
+      try {
+        const completion = await withHeartbeat(deps.heartbeatIntervalMs ?? 5_000, (signal) =>
+          provider.complete({
+            requestId: request.requestId,
+            attempt: Context.current().info.attempt,
+            model,
+            prompt: request.prompt,
+            history: request.history,
+            taskType: request.taskType,
+            domain: request.domain,
+            expectedOutputTokens: features.expectedOutputTokens,
+            ...(request.outputSchema ? { outputSchema: request.outputSchema } : {}),
+            signal,
+          }),
+        );
+        return {
+          model: model.id,
+          provider: provider.name,
+          text: completion.text,
+          inputTokens: completion.inputTokens,
+          outputTokens: completion.outputTokens,
+          costUsd: priceTokens(model, completion.inputTokens, completion.outputTokens),
+          latencyMs: completion.latencyMs,
+          origin: completion.origin,
+          ...(completion.recordedQuality !== undefined ? { recordedQuality: completion.recordedQuality } : {}),
+        };
+      } catch (err) {
+        if (err instanceof ProviderError) throw toActivityFailure(err, model.id);
+        throw err;
+      }
+    },
+
+    async evaluateAnswer({ request, result, threshold }: EvaluateInput): Promise<QualityVerdict> {
+      try {
+        return await deps.gate.evaluate(request, result, threshold, Context.current().cancellationSignal);
+      } catch (err) {
+        // A judge is a model call like any other and fails the same ways.
+        if (err instanceof ProviderError) throw toActivityFailure(err, 'quality judge');
+        if (err instanceof RecordedVerdictMissingError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidRequest');
+        throw err;
+      }
+    },
+
+    async recordDecision(log: DecisionLog): Promise<void> {
+      await deps.decisionLog?.record(log);
+    },
+  };
+}
+
+export type RouterActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,1 @@
+export { RouterClient, routeWorkflowId, validateRouteRequest, type RouterClientOptions } from './routerClient';

@@ -1,0 +1,50 @@
+import type { RouteRequest } from '../domain/request';
+import type { Attempt, DecisionLog } from '../domain/results';
+import { priceTokens } from './cost';
+import type { RoutePlan } from './plan';
+
+export interface DecisionContext {
+  request: RouteRequest;
+  plan: RoutePlan;
+  attempts: Attempt[];
+  /** The answer kept: the passing one, else the last model that answered. */
+  final: { attempt: Attempt; answer: string };
+  workflowId: string;
+  timestamp: string;
+}
+
+/** Folds a finished request into its one decision-log row; all cost arithmetic lives here. */
+export function buildDecisionLog({ request, plan, attempts, final, workflowId, timestamp }: DecisionContext): DecisionLog {
+  const best = plan.ladder.find((r) => r.id === plan.bestModel);
+  if (!best) throw new Error(`best model "${plan.bestModel}" is not on the ladder`);
+  const costUsd = attempts.reduce((sum, a) => sum + a.costUsd + (a.verdict?.costUsd ?? 0), 0);
+  // The counterfactual: the best model answering the same request with the same tokens as the kept answer.
+  const bestCostUsd = priceTokens(best, final.attempt.inputTokens, final.attempt.outputTokens);
+  const origins = new Set(attempts.filter((a) => a.origin).map((a) => a.origin));
+  const escalations = attempts.length - 1;
+  return {
+    requestId: request.requestId,
+    workflowId,
+    timestamp,
+    tenant: request.tenant,
+    policyId: request.policyId,
+    policyVersion: plan.policyVersion,
+    strategy: plan.decision.strategy,
+    requestFeatures: plan.features,
+    decision: plan.decision,
+    selectedModel: plan.decision.model,
+    finalModel: final.attempt.model,
+    alternativeModels: plan.decision.alternatives,
+    confidence: plan.decision.confidence,
+    qualityScore: final.attempt.verdict?.score ?? 0,
+    passed: final.attempt.verdict?.passed ?? false,
+    costUsd,
+    costSavedUsd: bestCostUsd - costUsd,
+    bestModel: plan.bestModel,
+    wasEscalated: escalations > 0,
+    escalations,
+    attempts,
+    answer: final.answer,
+    origin: origins.size === 1 ? [...origins][0]! : origins.size === 0 ? 'live' : 'mixed',
+  };
+}

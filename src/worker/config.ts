@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { CatalogSchema, type Catalog } from '../domain/catalog';
+import { RoutingPolicySchema, type RoutingPolicy } from '../domain/policy';
+import { parseOrThrow } from '../domain/validation';
+import defaultCatalog from '../../config/catalog.json';
+import defaultPolicy from '../../config/default-policy.json';
+
+export interface RouterConfig {
+  catalog: Catalog;
+  policies: Map<string, RoutingPolicy>;
+}
+
+function readJson(path: string, envVar: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${envVar}: cannot read JSON from "${path}": ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The catalog and routing policies, validated at start-up so a typo stops the worker instead of a request.
+ * MODEL_ROUTER_CATALOG and MODEL_ROUTER_POLICIES (comma-separated files) replace the defaults in config/;
+ * MODEL_ROUTER_PROVIDER sends every catalog model to one provider (e.g. "openai" for a real endpoint).
+ */
+export function loadRouterConfig(env: NodeJS.ProcessEnv = process.env): RouterConfig {
+  const catalogInput = env.MODEL_ROUTER_CATALOG ? readJson(env.MODEL_ROUTER_CATALOG, 'MODEL_ROUTER_CATALOG') : defaultCatalog;
+  let catalog = parseOrThrow(CatalogSchema, catalogInput, 'model catalog');
+  if (env.MODEL_ROUTER_PROVIDER) {
+    const provider = env.MODEL_ROUTER_PROVIDER;
+    catalog = { models: catalog.models.map((m) => ({ ...m, provider })) };
+  }
+  const policyInputs = env.MODEL_ROUTER_POLICIES
+    ? env.MODEL_ROUTER_POLICIES.split(',').map((p) => readJson(p.trim(), 'MODEL_ROUTER_POLICIES'))
+    : [defaultPolicy];
+  const policies = new Map<string, RoutingPolicy>();
+  for (const input of policyInputs) {
+    const policy = parseOrThrow(RoutingPolicySchema, input, 'routing policy');
+    for (const rule of policy.rules) {
+      if ('model' in rule.route && !catalog.models.some((m) => 'model' in rule.route && m.id === rule.route.model)) {
+        throw new Error(`Invalid routing policy: rules.${rule.id}.route.model: "${rule.route.model}" is not in the catalog`);
+      }
+    }
+    policies.set(policy.id, policy);
+  }
+  return { catalog, policies };
+}

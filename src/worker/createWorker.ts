@@ -1,0 +1,33 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import { TASK_QUEUE } from '../domain/taskQueue';
+
+export interface RouterWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue?: string;
+  deps: ActivityDeps;
+  /** A prebuilt bundle (production), or the workflows' source path to bundle now (tests, dev). */
+  workflows: { bundlePath: string } | { workflowsPath: string } | { bundle: WorkerOptions['workflowBundle'] };
+  maxConcurrentActivityTaskExecutions?: number;
+}
+
+export function workflowsSource(): string {
+  return require.resolve('../workflows');
+}
+
+export async function createRouterWorker(options: RouterWorkerOptions): Promise<Worker> {
+  const { workflows } = options;
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    activities: createActivities(options.deps),
+    ...('bundlePath' in workflows
+      ? { workflowBundle: { codePath: workflows.bundlePath } }
+      : 'workflowsPath' in workflows
+        ? { workflowsPath: workflows.workflowsPath }
+        : { workflowBundle: workflows.bundle }),
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
+  });
+}

@@ -1,0 +1,1 @@
+export { routeRequest } from './routeRequest';

@@ -1,0 +1,146 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  proxyActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+  type RetryPolicy,
+} from '@temporalio/workflow';
+import type { RouterActivities } from '../activities';
+import type { RouteRequest } from '../domain/request';
+import type { Attempt, DecisionLog, ModelResult } from '../domain/results';
+import { buildDecisionLog } from '../routing/decisionLog';
+import { nextStronger, type Rung } from '../routing/ladder';
+import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy } from './searchAttributes';
+
+/** Errors that no retry can fix; everything else is retried with back-off. */
+const NON_RETRYABLE = ['InvalidRequest', 'UnknownModel', 'UnknownPolicy', 'ValidationError'];
+
+const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE };
+
+const { planRoute, recordDecision } = proxyActivities<RouterActivities>({
+  startToCloseTimeout: '10s',
+  scheduleToCloseTimeout: '2m',
+  retry: { ...retry, maximumAttempts: 5 },
+});
+
+const EVALUATE_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '60s',
+  scheduleToCloseTimeout: '5m',
+  retry: { ...retry, maximumAttempts: 5 },
+};
+const { callModel, evaluateAnswer } = proxyActivities<RouterActivities>(EVALUATE_OPTIONS);
+
+function modelCallOptions(rung: Rung, summary: string): ActivityOptions {
+  return {
+    startToCloseTimeout: rung.timeouts.startToCloseMs,
+    scheduleToCloseTimeout: rung.timeouts.scheduleToCloseMs,
+    // A worker that dies mid-call is noticed within this, not after the whole start-to-close timeout.
+    heartbeatTimeout: '20s',
+    retry: { ...retry, maximumAttempts: 5 },
+    summary,
+  };
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return `${err.cause.name}: ${err.cause.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * route → execute → evaluate → escalate. The gate's verdict decides whether to climb the ladder: next stronger
+ * tier at most maxEscalations times, then straight to the best model, whose answer is kept whatever its verdict.
+ */
+export async function routeRequest(request: RouteRequest): Promise<DecisionLog> {
+  const plan = await planRoute(request);
+  upsertSearchAttributes([
+    { key: RoutedModel, value: plan.decision.model },
+    { key: RoutingStrategy, value: plan.decision.strategy },
+  ]);
+
+  const attempts: Attempt[] = [];
+  const answers: (string | undefined)[] = [];
+  let model = plan.decision.model;
+  let cause: Attempt['cause'] = 'routed';
+  let why = plan.decision.reason;
+
+  for (;;) {
+    const { attempt, answer } = await tryModel(request, plan.ladder, model, cause, why, plan.gateThreshold);
+    attempts.push(attempt);
+    answers.push(answer);
+    if (attempt.verdict?.passed || model === plan.bestModel) break;
+
+    const next = attempts.length - 1 < plan.maxEscalations ? nextStronger(plan.ladder, model) : undefined;
+    cause = next ? 'escalation' : 'best-fallback';
+    why = attempt.error ? `${model} failed: ${attempt.error}` : `${model} scored ${attempt.verdict?.score} below ${plan.gateThreshold}`;
+    model = next?.id ?? plan.bestModel;
+  }
+
+  // Keep the passing answer; failing that, the strongest answer we got (the best model's, if it answered).
+  const passing = attempts.findIndex((a) => a.verdict?.passed);
+  const keptIndex = passing >= 0 ? passing : answers.findLastIndex((a) => a !== undefined);
+  const keptAnswer = answers[keptIndex];
+  if (keptAnswer === undefined) {
+    throw ApplicationFailure.nonRetryable(
+      `no model answered request ${request.requestId}: ${attempts.map((a) => `${a.model}: ${a.error}`).join('; ')}`,
+      'AllModelsFailed',
+    );
+  }
+  const final = { attempt: attempts[keptIndex]!, answer: keptAnswer };
+  const log = buildDecisionLog({
+    request,
+    plan,
+    attempts,
+    final,
+    workflowId: workflowInfo().workflowId,
+    timestamp: new Date().toISOString(),
+  });
+  await recordDecision(log);
+  upsertSearchAttributes([
+    { key: FinalModel, value: log.finalModel },
+    { key: Escalated, value: log.wasEscalated },
+    { key: QualityScore, value: log.qualityScore },
+    { key: CostUsd, value: log.costUsd },
+  ]);
+  return log;
+}
+
+/** One rung: call the model, then the gate. A call that fails for good (after retries) is an attempt too. */
+async function tryModel(
+  request: RouteRequest,
+  ladder: readonly Rung[],
+  model: string,
+  cause: Attempt['cause'],
+  why: string,
+  threshold: number,
+): Promise<{ attempt: Attempt; answer?: string }> {
+  const rung = ladder.find((r) => r.id === model);
+  if (!rung) throw ApplicationFailure.nonRetryable(`model "${model}" is not on the plan's ladder`, 'UnknownModel');
+  let result: ModelResult;
+  try {
+    result = await callModel.executeWithOptions(modelCallOptions(rung, `${cause}: ${model} — ${why}`.slice(0, 200)), [
+      { request, modelId: model },
+    ]);
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    return { attempt: { model, cause, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: 0, error: failureMessage(err) } };
+  }
+  const usage = pickUsage(result);
+  try {
+    const verdict = await evaluateAnswer.executeWithOptions(
+      { ...EVALUATE_OPTIONS, summary: `quality gate for ${model} (threshold ${threshold})` },
+      [{ request, result, threshold }],
+    );
+    return { attempt: { model, cause, ...usage, verdict }, answer: result.text };
+  } catch (err) {
+    // The answer was paid for; an unavailable gate means it cannot be trusted, so the ladder goes on.
+    if (!(err instanceof ActivityFailure)) throw err;
+    return { attempt: { model, cause, ...usage, error: `quality gate: ${failureMessage(err)}` }, answer: result.text };
+  }
+}
+
+function pickUsage(result: ModelResult): Pick<Attempt, 'inputTokens' | 'outputTokens' | 'costUsd' | 'latencyMs' | 'origin'> {
+  const { inputTokens, outputTokens, costUsd, latencyMs, origin } = result;
+  return { inputTokens, outputTokens, costUsd, latencyMs, origin };
+}

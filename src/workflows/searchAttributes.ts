@@ -1,0 +1,11 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Declared once; the worker, client, dev server and tests all use these keys. */
+export const RoutedModel = defineSearchAttributeKey('RoutedModel', SearchAttributeType.KEYWORD);
+export const FinalModel = defineSearchAttributeKey('FinalModel', SearchAttributeType.KEYWORD);
+export const RoutingStrategy = defineSearchAttributeKey('RoutingStrategy', SearchAttributeType.KEYWORD);
+export const Escalated = defineSearchAttributeKey('Escalated', SearchAttributeType.BOOL);
+export const QualityScore = defineSearchAttributeKey('QualityScore', SearchAttributeType.DOUBLE);
+export const CostUsd = defineSearchAttributeKey('CostUsd', SearchAttributeType.DOUBLE);
+
+export const ROUTER_SEARCH_ATTRIBUTES = [RoutedModel, FinalModel, RoutingStrategy, Escalated, QualityScore, CostUsd];

@@ -1,0 +1,20 @@
+import type { Catalog } from '../../src/domain/catalog';
+import { RoutingPolicySchema, type RoutingPolicy } from '../../src/domain/policy';
+import defaultPolicy from '../../config/default-policy.json';
+
+/** Three tiers on one provider, with timeouts short enough for tests. */
+export function testCatalog(provider: string, startToCloseMs = 5_000): Catalog {
+  const timeouts = { startToCloseMs, scheduleToCloseMs: startToCloseMs * 20 };
+  return {
+    models: [
+      { id: 'small-model', provider, tier: 1, tierName: 'small', inputUsdPer1M: 0.15, outputUsdPer1M: 0.6, contextWindow: 128_000, timeouts },
+      { id: 'medium-model', provider, tier: 2, tierName: 'medium', inputUsdPer1M: 0.4, outputUsdPer1M: 1.6, contextWindow: 128_000, timeouts },
+      { id: 'large-model', provider, tier: 3, tierName: 'large', inputUsdPer1M: 2.5, outputUsdPer1M: 10, contextWindow: 128_000, timeouts },
+    ],
+  };
+}
+
+export function defaultPolicies(overrides: Partial<RoutingPolicy> = {}): Map<string, RoutingPolicy> {
+  const policy = RoutingPolicySchema.parse({ ...defaultPolicy, ...overrides });
+  return new Map([[policy.id, policy]]);
+}

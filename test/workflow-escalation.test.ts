@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { ActivityDeps } from '../src/activities';
+import type { RouteRequestInput } from '../src/domain/request';
+import type { DecisionLog } from '../src/domain/results';
+import { RouterClient } from '../src/client';
+import { ScorerByOrigin } from '../src/evaluators/byOrigin';
+import { QualityGate, defaultValidators } from '../src/evaluators/gate';
+import { LlmJudge } from '../src/evaluators/judge';
+import { OpenAICompatibleProvider } from '../src/providers/openai';
+import { priceTokens } from '../src/routing/cost';
+import { createRouterWorker } from '../src/worker/createWorker';
+import { defaultPolicies, testCatalog } from './helpers/catalog';
+import { chatCompletion, startOpenAIServer, type ChatRequestBody, type OpenAIServer, type Scripted } from './helpers/openaiServer';
+import { timeSkippingEnv, workflowBundle } from './helpers/temporal';
+
+const JUDGE = {
+  id: 'judge-model',
+  provider: 'openai',
+  tier: 1,
+  tierName: 'small' as const,
+  inputUsdPer1M: 0.1,
+  outputUsdPer1M: 0.1,
+  contextWindow: 128_000,
+  timeouts: { startToCloseMs: 5_000, scheduleToCloseMs: 60_000 },
+};
+
+/** Scripts the loopback server: per-model answers, and a judge that scores by which model wrote the answer. */
+function scriptedModels(opts: { failing?: string[]; script?: Record<string, (n: number) => Scripted | undefined> }) {
+  const seen: Record<string, number> = {};
+  return (body: ChatRequestBody): Scripted => {
+    const n = (seen[body.model] = (seen[body.model] ?? 0) + 1);
+    if (body.model === JUDGE.id) {
+      const prompt = body.messages.map((m) => m.content).join('\n');
+      const failing = (opts.failing ?? []).some((m) => prompt.includes(`answer from ${m}`));
+      return { json: chatCompletion(JUDGE.id, JSON.stringify({ score: failing ? 3 : 10, reason: failing ? 'wrong' : 'right' })) };
+    }
+    const scripted = opts.script?.[body.model]?.(n);
+    return scripted ?? { json: chatCompletion(body.model, `answer from ${body.model}`, { prompt_tokens: 100, completion_tokens: 50 }) };
+  };
+}
+
+const classification: RouteRequestInput = {
+  requestId: 'req-1',
+  prompt: 'Classify the intent of: "Where is my parcel? It was due yesterday."',
+  taskType: 'classification',
+};
+
+describe('routeRequest on the time-skipping server', () => {
+  let env: TestWorkflowEnvironment;
+  let server: OpenAIServer | undefined;
+
+  before(async () => {
+    env = await timeSkippingEnv();
+    await workflowBundle();
+  });
+  after(async () => {
+    await server?.close();
+    await env?.teardown();
+  });
+
+  async function run(
+    handler: (body: ChatRequestBody) => Scripted,
+    request: RouteRequestInput = classification,
+    deps: Partial<ActivityDeps> = {},
+    startToCloseMs = 5_000,
+  ): Promise<DecisionLog> {
+    await server?.close();
+    server = await startOpenAIServer(handler);
+    const provider = new OpenAICompatibleProvider({ baseUrl: server.baseUrl, requestTimeoutMs: 30_000 });
+    const worker = await createRouterWorker({
+      connection: env.nativeConnection,
+      taskQueue: 'escalation-test',
+      workflows: { bundle: await workflowBundle() },
+      deps: {
+        catalog: testCatalog('openai', startToCloseMs),
+        policies: defaultPolicies(),
+        providers: { openai: provider },
+        gate: new QualityGate({ validators: defaultValidators(), scorer: new ScorerByOrigin(new LlmJudge({ provider, model: JUDGE })) }),
+        heartbeatIntervalMs: 200,
+        ...deps,
+      },
+    });
+    const client = new RouterClient({ client: env.client, taskQueue: 'escalation-test' });
+    return worker.runUntil(client.route(request));
+  }
+
+  function modelCalls(model: string): number {
+    return server!.calls.filter((c) => c.model === model).length;
+  }
+
+  it('keeps the routed small model when the gate passes it', async () => {
+    const log = await run(scriptedModels({}), { ...classification, requestId: 'pass-small' });
+    assert.equal(log.selectedModel, 'small-model');
+    assert.equal(log.finalModel, 'small-model');
+    assert.equal(log.wasEscalated, false);
+    assert.equal(log.decision.ruleId, 'classification-small');
+    assert.equal(log.passed, true);
+    assert.equal(log.qualityScore, 1);
+    assert.equal(log.answer, 'answer from small-model');
+  });
+
+  it('escalates to the next tier when the gate fails on the small tier', async () => {
+    const log = await run(scriptedModels({ failing: ['small-model'] }), { ...classification, requestId: 'gate-fails-small' });
+    assert.deepEqual(
+      log.attempts.map((a) => [a.model, a.cause, a.verdict?.passed]),
+      [
+        ['small-model', 'routed', false],
+        ['medium-model', 'escalation', true],
+      ],
+    );
+    assert.equal(log.finalModel, 'medium-model');
+    assert.equal(log.escalations, 1);
+    assert.equal(log.answer, 'answer from medium-model');
+    const catalog = testCatalog('openai');
+    const calls = priceTokens(catalog.models[0]!, 100, 50) + priceTokens(catalog.models[1]!, 100, 50);
+    const judging = log.attempts.reduce((s, a) => s + (a.verdict?.costUsd ?? 0), 0);
+    assert.ok(judging > 0, 'judge calls are priced');
+    assert.ok(Math.abs(log.costUsd - (calls + judging)) < 1e-12, `cost ${log.costUsd} counts both calls and both judgements once`);
+    assert.equal(modelCalls('judge-model'), 2);
+  });
+
+  it('retries a provider that fails twice with back-off, and counts the cost once', async () => {
+    const log = await run(
+      scriptedModels({ script: { 'small-model': (n) => (n <= 2 ? { status: 500, json: { error: { message: 'overloaded' } } } : undefined) } }),
+      { ...classification, requestId: 'flaky-small' },
+    );
+    assert.equal(modelCalls('small-model'), 3);
+    assert.equal(log.finalModel, 'small-model');
+    assert.equal(log.attempts.length, 1);
+    assert.equal(log.attempts[0]!.costUsd, priceTokens(testCatalog('openai').models[0]!, 100, 50));
+  });
+
+  it('retries a call that outlives its start-to-close timeout', async () => {
+    const log = await run(
+      scriptedModels({ script: { 'small-model': (n) => (n === 1 ? { delayMs: 4_000, json: chatCompletion('small-model', 'late') } : undefined) } }),
+      { ...classification, requestId: 'slow-small' },
+      {},
+      1_000,
+    );
+    assert.equal(modelCalls('small-model'), 2);
+    assert.equal(log.answer, 'answer from small-model', 'the late answer of the timed-out try is not used');
+  });
+
+  it('does not retry a 400 and escalates past the model', async () => {
+    const log = await run(
+      scriptedModels({ script: { 'small-model': () => ({ status: 400, json: { error: { message: 'bad model parameters' } } }) } }),
+      { ...classification, requestId: 'bad-request-small' },
+    );
+    assert.equal(modelCalls('small-model'), 1);
+    assert.match(log.attempts[0]!.error ?? '', /InvalidRequest|bad model parameters/);
+    assert.equal(log.finalModel, 'medium-model');
+    assert.equal(log.attempts[0]!.costUsd, 0, 'a failed call costs nothing');
+  });
+
+  it('goes straight to the best model once maxEscalations is spent', async () => {
+    const log = await run(
+      scriptedModels({ failing: ['small-model', 'medium-model'] }),
+      { ...classification, requestId: 'max-escalations-0' },
+      { policies: defaultPolicies({ maxEscalations: 0 }) },
+    );
+    assert.deepEqual(
+      log.attempts.map((a) => [a.model, a.cause]),
+      [
+        ['small-model', 'routed'],
+        ['large-model', 'best-fallback'],
+      ],
+    );
+    assert.equal(modelCalls('medium-model'), 0);
+  });
+
+  it('keeps the best model answer when every tier fails the gate', async () => {
+    const log = await run(
+      scriptedModels({ failing: ['small-model', 'medium-model', 'large-model'] }),
+      { ...classification, requestId: 'all-fail' },
+      { policies: defaultPolicies({ maxEscalations: 1 }) },
+    );
+    assert.deepEqual(
+      log.attempts.map((a) => [a.model, a.cause]),
+      [
+        ['small-model', 'routed'],
+        ['medium-model', 'escalation'],
+        ['large-model', 'best-fallback'],
+      ],
+    );
+    assert.equal(log.finalModel, 'large-model');
+    assert.equal(log.passed, false);
+    assert.equal(log.answer, 'answer from large-model');
+  });
+});
