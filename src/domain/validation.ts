@@ -14,7 +14,10 @@ export class ValidationError extends Error {
 function describeIssue(issue: z.ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
-      return issue.received === 'undefined' ? 'is required' : `must be ${issue.expected}, got ${issue.received}`;
+      if (issue.received === 'undefined') return 'is required';
+      // zod reports a failed .int() as invalid_type integer/float; keep the rule's own words ("must be a whole number").
+      if (issue.expected === 'integer' && issue.received === 'float') return issue.message.startsWith('Expected ') ? 'must be a whole number' : issue.message;
+      return `must be ${issue.expected}, got ${issue.received}`;
     case 'unrecognized_keys':
       return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     case 'invalid_enum_value':

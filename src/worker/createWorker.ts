@@ -12,9 +12,6 @@ export interface RouterWorkerOptions {
   maxConcurrentActivityTaskExecutions?: number;
 }
 
-export function workflowsSource(): string {
-  return require.resolve('../workflows');
-}
 
 export async function createRouterWorker(options: RouterWorkerOptions): Promise<Worker> {
   const { workflows } = options;

@@ -1,0 +1,83 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import { join } from 'node:path';
+import { RouterClient } from '../client';
+import { PROJECT_ROOT } from '../servers/binaries';
+import { startLocalServer, type LocalServerOptions } from '../servers/localServer';
+import { loadRouterConfig } from '../worker/config';
+import { createRouterWorker } from '../worker/createWorker';
+import { workflowCode } from '../worker/bundle';
+import { wireActivityDeps, type Wiring } from '../worker/wiring';
+
+/** A Temporal server (embedded or remote), one in-process worker, and a client: what every CLI command needs. */
+export interface RouterSession {
+  router: RouterClient;
+  worker: Worker;
+  wiring: Wiring;
+  address: string;
+  uiUrl?: string;
+  close(): Promise<void>;
+}
+
+export interface SessionOptions {
+  /** Connect here instead of starting an embedded dev server. */
+  address?: string;
+  embedded?: LocalServerOptions;
+  decisionLogPath?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+let runtimeInstalled = false;
+
+export async function openSession(options: SessionOptions = {}): Promise<RouterSession> {
+  const env = options.env ?? process.env;
+  if (!runtimeInstalled) {
+    // Warnings only: the CLI's own output is the product; the SDK's info logs would drown it.
+    Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+    runtimeInstalled = true;
+  }
+  const config = loadRouterConfig(env);
+  const wiring = wireActivityDeps(config, env, options.decisionLogPath ? { decisionLogPath: options.decisionLogPath } : {});
+
+  let client: Client;
+  let nativeConnection: NativeConnection;
+  let address: string;
+  let uiUrl: string | undefined;
+  let stopServer = async () => {};
+  if (options.address) {
+    address = options.address;
+    const connection = await Connection.connect({ address });
+    client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE ?? 'default' });
+    nativeConnection = await NativeConnection.connect({ address });
+    stopServer = async () => {
+      await connection.close();
+      await nativeConnection.close();
+    };
+  } else {
+    const local = await startLocalServer({ logFile: join(PROJECT_ROOT, '.model-router', 'temporal-server.log'), ...options.embedded });
+    ({ client, nativeConnection, address, uiUrl } = local);
+    stopServer = () => local.teardown();
+  }
+
+  const worker = await createRouterWorker({ connection: nativeConnection, deps: wiring.deps, workflows: workflowCode() });
+  return {
+    router: new RouterClient({ client }),
+    worker,
+    wiring,
+    address,
+    ...(uiUrl ? { uiUrl } : {}),
+    async close() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await stopServer();
+      wiring.store.close();
+    },
+  };
+}
+
+/** Resolves on the first Ctrl-C (SIGINT) or SIGTERM. */
+export function untilInterrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}

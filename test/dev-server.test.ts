@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { ActivityDeps } from '../src/activities';
+import { DecisionLogStore } from '../src/analytics/decisionLogStore';
+import { RouterClient, routeWorkflowId } from '../src/client';
+import type { RouteRequestInput } from '../src/domain/request';
+import { createRouterWorker } from '../src/worker/createWorker';
+import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy } from '../src/workflows/searchAttributes';
+import { HARD_MARKER, judgedModels, loopbackDeps } from './helpers/loopbackRouter';
+import { startOpenAIServer, type OpenAIServer } from './helpers/openaiServer';
+import { devServerEnv, workflowBundle } from './helpers/temporal';
+
+/** Visibility on the dev server lags the workflow by a moment: ask again until `done`, for at most 10 s. */
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  let value = await read();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    value = await read();
+  }
+  return value;
+}
+
+async function listRuns(client: Client, query: string): Promise<{ workflowId: string; runId: string; status: string }[]> {
+  const runs: { workflowId: string; runId: string; status: string }[] = [];
+  for await (const run of client.workflow.list({ query })) runs.push({ workflowId: run.workflowId, runId: run.runId, status: run.status.name });
+  return runs;
+}
+
+describe('routeRequest on the Temporal dev server', () => {
+  let env: TestWorkflowEnvironment;
+  let server: OpenAIServer;
+  const tempDirs: string[] = [];
+  const stores: DecisionLogStore[] = [];
+
+  before(async () => {
+    [env, server] = await Promise.all([devServerEnv(), startOpenAIServer(judgedModels()), workflowBundle()]);
+  });
+  after(async () => {
+    for (const store of stores) store.close();
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+    await server?.close();
+    await env?.teardown();
+  });
+
+  /** A worker on its own task queue for the duration of `work`; each test gets a queue so visibility queries stay apart. */
+  async function withWorker<T>(taskQueue: string, work: (router: RouterClient) => Promise<T>, deps: Partial<ActivityDeps> = {}): Promise<T> {
+    const worker = await createRouterWorker({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflows: { bundle: await workflowBundle() },
+      deps: loopbackDeps(server.baseUrl, deps),
+    });
+    return worker.runUntil(work(new RouterClient({ client: env.client, taskQueue })));
+  }
+
+  /** Calls the loopback server saw for one request (its prompt is in every model and judge call), by model. */
+  function callsFor(request: RouteRequestInput): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const call of server.calls) {
+      if (!call.messages.some((m) => m.content.includes(request.prompt))) continue;
+      counts[call.model] = (counts[call.model] ?? 0) + 1;
+    }
+    return counts;
+  }
+
+  it('indexes escalated runs and describes each run with its routing and cost', async () => {
+    const taskQueue = 'search-attributes';
+    const requests: RouteRequestInput[] = [
+      { requestId: 'sa-hard-1', prompt: `${HARD_MARKER} Classify the intent: "cancel my order, it never shipped"`, taskType: 'classification' },
+      { requestId: 'sa-plain-1', prompt: 'Classify the intent: "where is my parcel?"', taskType: 'classification' },
+      { requestId: 'sa-hard-2', prompt: `${HARD_MARKER} Classify the sentiment: "fine, I guess"`, taskType: 'classification' },
+      { requestId: 'sa-reasoning', prompt: 'If a train leaves at 3 and takes 2 hours, when does it arrive? Think step by step.', taskType: 'reasoning' },
+    ];
+    const logs = await withWorker(taskQueue, (router) => Promise.all(requests.map((r) => router.route(r))));
+    const byId = new Map(logs.map((log) => [log.workflowId, log]));
+    assert.deepEqual(
+      logs.map((l) => [l.requestId, l.selectedModel, l.finalModel, l.wasEscalated]),
+      [
+        ['sa-hard-1', 'small-model', 'medium-model', true],
+        ['sa-plain-1', 'small-model', 'small-model', false],
+        ['sa-hard-2', 'small-model', 'medium-model', true],
+        ['sa-reasoning', 'large-model', 'large-model', false],
+      ],
+    );
+
+    const escalatedIds = [routeWorkflowId('sa-hard-1'), routeWorkflowId('sa-hard-2')].sort();
+    const escalated = await eventually(
+      () => listRuns(env.client, `TaskQueue = '${taskQueue}' AND Escalated = true`),
+      (runs) => runs.length >= escalatedIds.length,
+    );
+    assert.deepEqual(escalated.map((r) => r.workflowId).sort(), escalatedIds);
+    const notEscalated = await eventually(
+      () => listRuns(env.client, `TaskQueue = '${taskQueue}' AND Escalated = false`),
+      (runs) => runs.length >= 2,
+    );
+    assert.deepEqual(notEscalated.map((r) => r.workflowId).sort(), [routeWorkflowId('sa-plain-1'), routeWorkflowId('sa-reasoning')].sort());
+    const cheapEscalations = await eventually(
+      () => listRuns(env.client, `TaskQueue = '${taskQueue}' AND RoutedModel = 'small-model' AND FinalModel = 'medium-model'`),
+      (runs) => runs.length >= escalatedIds.length,
+    );
+    assert.deepEqual(cheapEscalations.map((r) => r.workflowId).sort(), escalatedIds);
+
+    for (const workflowId of [routeWorkflowId('sa-hard-1'), routeWorkflowId('sa-reasoning')]) {
+      const log = byId.get(workflowId)!;
+      const description = await env.client.workflow.getHandle(workflowId).describe();
+      const attrs = description.typedSearchAttributes;
+      assert.equal(attrs.get(RoutedModel), log.selectedModel, `${workflowId} RoutedModel`);
+      assert.equal(attrs.get(FinalModel), log.finalModel, `${workflowId} FinalModel`);
+      assert.equal(attrs.get(RoutingStrategy), log.strategy, `${workflowId} RoutingStrategy`);
+      assert.equal(attrs.get(Escalated), log.wasEscalated, `${workflowId} Escalated`);
+      assert.equal(attrs.get(QualityScore), log.qualityScore, `${workflowId} QualityScore`);
+      assert.equal(attrs.get(CostUsd), log.costUsd, `${workflowId} CostUsd`);
+      assert.ok(log.costUsd > 0);
+
+      const summary = await description.staticSummary();
+      assert.ok(summary, `${workflowId} has a static summary`);
+      assert.ok(summary.includes(log.requestId) && summary.includes(log.requestFeatures.taskType), `summary "${summary}" names the request`);
+    }
+
+    // The Web UI's activity list tells why each model was called.
+    const history = await env.client.workflow.getHandle(routeWorkflowId('sa-hard-1')).fetchHistory();
+    const modelCallSummaries = (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'callModel')
+      .map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined));
+    assert.equal(modelCallSummaries.length, 2);
+    assert.match(modelCallSummaries[0] ?? '', /^routed: small-model/);
+    assert.match(modelCallSummaries[1] ?? '', /^escalation: medium-model — small-model scored 0\.3 below 0\.95/);
+  });
+
+  it('routes a repeated requestId once, whether the first run has finished or is still running', async () => {
+    const taskQueue = 'idempotency';
+    const sequential: RouteRequestInput = { requestId: 'dup-after-finish', prompt: 'Classify the intent: "reset my password"', taskType: 'classification' };
+    const concurrent: RouteRequestInput = { requestId: 'dup-concurrent', prompt: `${HARD_MARKER} Classify the intent: "refund, now"`, taskType: 'classification' };
+
+    const { first, second, racing } = await withWorker(taskQueue, async (router) => {
+      const first = await router.route(sequential);
+      const second = await router.route(sequential);
+      const racing = await Promise.all([router.route(concurrent), router.route(concurrent), router.route(concurrent)]);
+      return { first, second, racing };
+    });
+
+    assert.deepEqual(second, first, 'a repeat of a finished request returns the first decision log');
+    assert.deepEqual(callsFor(sequential), { 'small-model': 1, 'judge-model': 1 });
+
+    assert.deepEqual(racing[1], racing[0]);
+    assert.deepEqual(racing[2], racing[0]);
+    assert.equal(racing[0]!.wasEscalated, true);
+    assert.deepEqual(callsFor(concurrent), { 'small-model': 1, 'medium-model': 1, 'judge-model': 2 });
+
+    for (const requestId of ['dup-after-finish', 'dup-concurrent']) {
+      const runs = await eventually(
+        () => listRuns(env.client, `WorkflowId = '${routeWorkflowId(requestId)}'`),
+        (found) => found.some((r) => r.status === 'COMPLETED'),
+      );
+      assert.equal(runs.length, 1, `${requestId}: one run, got ${JSON.stringify(runs)}`);
+      assert.equal(runs[0]!.status, 'COMPLETED');
+    }
+  });
+
+  it('writes one decision-log row per request, with the cost the caller was given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'router-decision-log-'));
+    tempDirs.push(dir);
+    const store = new DecisionLogStore(join(dir, 'nested', 'decisions.sqlite'));
+    stores.push(store);
+    const escalating: RouteRequestInput = { requestId: 'log-hard', prompt: `${HARD_MARKER} Classify: "is this spam?"`, taskType: 'classification' };
+    const plain: RouteRequestInput = { requestId: 'log-plain', prompt: 'Classify: "hello there"', taskType: 'classification' };
+
+    const [log, again, other] = await withWorker(
+      'decision-log',
+      async (router) => [await router.route(escalating), await router.route(escalating), await router.route(plain)] as const,
+      { decisionLog: store },
+    );
+
+    assert.deepEqual(again, log);
+    const row = store.get('log-hard');
+    assert.ok(row, 'the escalated request has a row');
+    assert.equal(row.costUsd, log.costUsd);
+    assert.deepEqual(row.attempts, log.attempts);
+    assert.equal(store.get('log-plain')?.costUsd, other.costUsd);
+    assert.equal(store.count(), 2, 'the repeated requestId added no row');
+
+    // A retried recordDecision activity writes the same log again; the store must not count it twice.
+    store.record(log);
+    assert.equal(store.count(), 2);
+  });
+});

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { temporal } from '@temporalio/proto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DecisionLogStore } from '../src/analytics/decisionLogStore';
+import { RouterClient } from '../src/client';
+import type { RouteRequestInput } from '../src/domain/request';
+import { priceTokens } from '../src/routing/cost';
+import { createRouterWorker } from '../src/worker/createWorker';
+import { testCatalog } from './helpers/catalog';
+import { ANSWER_USAGE, judgedModels, loopbackDeps } from './helpers/loopbackRouter';
+import { chatCompletion, startOpenAIServer, type OpenAIServer } from './helpers/openaiServer';
+import { devServerEnv, workflowBundle } from './helpers/temporal';
+import { WORKER_READY } from './helpers/workerProcess';
+
+const PROJECT_ROOT = resolve(__dirname, '..');
+const TASK_QUEUE = 'durability';
+/** Long enough that only the heartbeat timeout (20 s in the workflow) can notice the dead worker. */
+const START_TO_CLOSE_MS = 120_000;
+
+/** Starts test/helpers/workerProcess.ts and resolves once it polls; its stderr is kept for failure messages. */
+async function startWorkerProcess(env: Record<string, string>): Promise<{ child: ChildProcess; stderr: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join('test', 'helpers', 'workerProcess.ts')], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await new Promise<void>((resolveReady, reject) => {
+    let stdout = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes(WORKER_READY)) resolveReady();
+    });
+    child.once('exit', (code, signal) => reject(new Error(`worker process exited (${code ?? signal}) before polling:\n${stderr}`)));
+  });
+  return { child, stderr: () => stderr };
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('a worker killed mid-request', () => {
+  let env: TestWorkflowEnvironment;
+  let server: OpenAIServer;
+  let workerA: ChildProcess | undefined;
+  let store: DecisionLogStore | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'router-durability-'));
+
+  before(async () => {
+    // The first call to the routed model hangs (until close()); the retry answers at once.
+    const handler = judgedModels({
+      script: { 'small-model': (n) => (n === 1 ? { delayMs: 10 * 60_000, json: chatCompletion('small-model', 'too late') } : undefined) },
+    });
+    [env, server] = await Promise.all([devServerEnv(), startOpenAIServer(handler), workflowBundle()]);
+  });
+  after(async () => {
+    if (workerA && workerA.exitCode === null && workerA.signalCode === null) workerA.kill('SIGKILL');
+    store?.close();
+    await server?.close();
+    await env?.teardown();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('completes on another worker, calling the model again but counting and logging the request once', async () => {
+    const decisionLogPath = join(dir, 'decisions.sqlite');
+    const started = await startWorkerProcess({
+      TEMPORAL_ADDRESS: env.address,
+      ROUTER_TASK_QUEUE: TASK_QUEUE,
+      LOOPBACK_BASE_URL: server.baseUrl,
+      DECISION_LOG_PATH: decisionLogPath,
+      START_TO_CLOSE_MS: String(START_TO_CLOSE_MS),
+    });
+    workerA = started.child;
+
+    const request: RouteRequestInput = { requestId: 'survives-a-crash', prompt: 'Classify the intent: "my card was charged twice"', taskType: 'classification' };
+    const router = new RouterClient({ client: env.client, taskQueue: TASK_QUEUE });
+    const handle = await router.startRoute(request);
+
+    await waitFor('worker A to call the routed model', () => server.calls.some((c) => c.model === 'small-model'));
+    workerA.kill('SIGKILL');
+    const [, signal] = (await once(workerA, 'exit')) as [number | null, NodeJS.Signals | null];
+    assert.equal(signal, 'SIGKILL', `worker A was killed, not stopped:\n${started.stderr()}`);
+
+    store = new DecisionLogStore(decisionLogPath);
+    const workerB = await createRouterWorker({
+      connection: env.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      workflows: { bundle: await workflowBundle() },
+      deps: loopbackDeps(server.baseUrl, { startToCloseMs: START_TO_CLOSE_MS, decisionLog: store }),
+    });
+    const log = await workerB.runUntil(handle.result());
+
+    assert.equal(log.answer, 'answer from small-model');
+    assert.equal(server.calls.filter((c) => c.model === 'small-model').length, 2, 'the killed call was made again');
+    assert.equal(server.calls.filter((c) => c.model === 'judge-model').length, 1, 'the answer was judged once');
+    assert.deepEqual(
+      log.attempts.map((a) => [a.model, a.cause, a.verdict?.passed]),
+      [['small-model', 'routed', true]],
+    );
+    const callPrice = priceTokens(testCatalog('openai').models[0]!, ANSWER_USAGE.prompt_tokens, ANSWER_USAGE.completion_tokens);
+    const attempt = log.attempts[0]!;
+    assert.equal(attempt.costUsd, callPrice, 'one call is paid for');
+    assert.ok(attempt.verdict && attempt.verdict.costUsd > 0);
+    assert.ok(Math.abs(log.costUsd - (callPrice + attempt.verdict.costUsd)) < 1e-15, `cost ${log.costUsd} is one call plus one judgement`);
+
+    assert.equal(store.count(), 1);
+    assert.equal(store.get('survives-a-crash')?.costUsd, log.costUsd);
+
+    // The retry was the same activity's second attempt, started because worker A stopped heartbeating.
+    const history = await handle.fetchHistory();
+    const events = history.events ?? [];
+    const scheduledModelCalls = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'callModel');
+    assert.equal(scheduledModelCalls.length, 1);
+    const scheduledId = scheduledModelCalls[0]!.eventId!.toString();
+    const startedCall = events.find((e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduledId);
+    const startedAttrs = startedCall?.activityTaskStartedEventAttributes;
+    assert.equal(startedAttrs?.attempt, 2);
+    assert.equal(startedAttrs?.lastFailure?.timeoutFailureInfo?.timeoutType, temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT);
+  });
+});
