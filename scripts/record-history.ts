@@ -1,0 +1,72 @@
+/*
+ * Records the workflow histories that test/replay-history.test.ts replays against the current workflow code, so a
+ * change to routeRequest that would break runs already in flight fails a test instead of a production worker.
+ * Run it (and commit the files) when the workflow changes on purpose, behind patched() where runs may be in flight:
+ *
+ *   npx tsx scripts/record-history.ts
+ *
+ * It starts a Temporal dev server and a loopback OpenAI-compatible server, routes one request that escalates
+ * (the judge fails the small model) and one that does not, and writes their histories to test/histories/.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { RouterClient, routeWorkflowId } from '../src/client';
+import type { RouteRequestInput } from '../src/domain/request';
+import { createRouterWorker } from '../src/worker/createWorker';
+import { HARD_MARKER, judgedModels, loopbackDeps } from '../test/helpers/loopbackRouter';
+import { startOpenAIServer } from '../test/helpers/openaiServer';
+import { devServerEnv, workflowBundle } from '../test/helpers/temporal';
+
+const HISTORIES_DIR = resolve(__dirname, '..', 'test', 'histories');
+const TASK_QUEUE = 'record-history';
+
+const RECORDINGS: { file: string; request: RouteRequestInput }[] = [
+  {
+    file: 'route-request-escalated.json',
+    request: { requestId: 'history-escalated', prompt: `${HARD_MARKER} Classify the intent: "I was charged twice for one order"`, taskType: 'classification' },
+  },
+  {
+    file: 'route-request-simple.json',
+    request: { requestId: 'history-simple', prompt: 'Classify the intent: "where is my parcel?"', taskType: 'classification' },
+  },
+];
+
+/** Worker and client identities are "<pid>@<hostname>"; a committed fixture need not carry the recording machine's name. */
+function withoutIdentities(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutIdentities);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, k === 'identity' ? 'recorder' : withoutIdentities(v)]));
+}
+
+async function main(): Promise<void> {
+  const [env, server] = await Promise.all([devServerEnv(), startOpenAIServer(judgedModels())]);
+  try {
+    const worker = await createRouterWorker({
+      connection: env.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      workflows: { bundle: await workflowBundle() },
+      deps: loopbackDeps(server.baseUrl),
+    });
+    const router = new RouterClient({ client: env.client, taskQueue: TASK_QUEUE });
+    const logs = await worker.runUntil(Promise.all(RECORDINGS.map(({ request }) => router.route(request))));
+
+    mkdirSync(HISTORIES_DIR, { recursive: true });
+    for (const [i, { file, request }] of RECORDINGS.entries()) {
+      const history = await env.client.workflow.getHandle(routeWorkflowId(request.requestId)).fetchHistory();
+      const json = withoutIdentities(JSON.parse(historyToJSON(history)));
+      const path = join(HISTORIES_DIR, file);
+      writeFileSync(path, `${JSON.stringify(json, null, 2)}\n`);
+      const log = logs[i]!;
+      console.log(`${path}: ${history.events?.length ?? 0} events, ${log.attempts.map((a) => a.model).join(' -> ')}`);
+    }
+  } finally {
+    await server.close();
+    await env.teardown();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
