@@ -77,6 +77,12 @@ describe('loadRouterConfig', () => {
     assert.match(err.message, /^Invalid model catalog: models\.1\.outputUsdPer1M: Number must be greater than or equal to 0$/);
   });
 
+  it('rejects a fractional context window as not a whole number', () => {
+    const err = loadError({ MODEL_ROUTER_CATALOG: writeJson({ models: [model('cheap', { contextWindow: 8000.5 })] }) });
+    assert.ok(err instanceof ValidationError);
+    assert.equal(err.message, 'Invalid model catalog: models.0.contextWindow: must be a whole number');
+  });
+
   it('rejects scheduleToCloseMs below startToCloseMs, naming the field', () => {
     const bad = model('cheap', { timeouts: { startToCloseMs: 60_000, scheduleToCloseMs: 30_000 } });
     const err = loadError({ MODEL_ROUTER_CATALOG: writeJson({ models: [bad] }) });
