@@ -83,9 +83,26 @@ describe('default policy (config/default-policy.json) on representative requests
       assert.equal(d.ruleId, 'high-risk-domain-large');
       assert.equal(d.confidence, 0.9);
       const normalised = domain.trim().toLowerCase();
-      assert.match(d.reason, new RegExp(`^rule "high-risk-domain-large" fired because domain is ${normalised}: Medical and legal answers`));
+      assert.match(d.reason, new RegExp(`^rule "high-risk-domain-large" fired because domain "${normalised}" is high risk: High-risk domains`));
     });
   }
+
+  it('a healthcare or finance classification is high risk too and goes to the large tier', () => {
+    for (const domain of ['healthcare', 'finance']) {
+      const d = route({ taskType: 'classification', domain });
+      assert.equal(d.ruleId, 'high-risk-domain-large', domain);
+      assert.equal(d.model, 'gpt-4o');
+    }
+  });
+
+  it('an extraction without fieldCount counts the fields of its output schema', () => {
+    const properties = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, { type: 'string' as const }]));
+    const small = route({ taskType: 'extraction', outputSchema: { type: 'object', properties: properties(2) } });
+    assert.equal(small.ruleId, 'small-extraction-small');
+    assert.match(small.reason, /2 fields < 5/);
+    const large = route({ taskType: 'extraction', outputSchema: { type: 'object', properties: properties(6) } });
+    assert.equal(large.ruleId, 'default-large');
+  });
 
   it('generation goes to default-large', () => {
     const d = route({ taskType: 'generation', prompt: 'Write a friendly reply to a customer whose parcel is late.' });

@@ -25,6 +25,8 @@ export function extractFeatures(request: RouteRequest): RequestFeatures {
   const promptTokens = estimateTokens(request.prompt) + estimateTokens(historyText);
   const reasoningMarkers = (request.prompt.match(REASONING_MARKERS) ?? []).length;
   const domainRisk = HIGH_RISK_DOMAINS.includes(request.domain) ? 'high' : 'low';
+  // An extraction's output schema says how many fields it asks for, when the caller did not.
+  const fieldCount = request.fieldCount ?? (request.outputSchema ? Object.keys(request.outputSchema.properties).length : undefined);
   const expectedOutputTokens = request.expectedOutputTokens ?? DEFAULT_OUTPUT_TOKENS[request.taskType] ?? 250;
   // A coarse 0..1 difficulty signal; each term saturates so no single one dominates.
   const complexity =
@@ -39,7 +41,7 @@ export function extractFeatures(request: RouteRequest): RequestFeatures {
     domainRisk,
     promptTokens,
     historyTurns: request.history.length,
-    ...(request.fieldCount !== undefined ? { fieldCount: request.fieldCount } : {}),
+    ...(fieldCount !== undefined ? { fieldCount } : {}),
     reasoningMarkers,
     expectedOutputTokens,
     complexity: Math.round(complexity * 1000) / 1000,

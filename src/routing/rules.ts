@@ -19,7 +19,7 @@ function check(present: boolean, holds: () => boolean, phrase: () => string): st
 const CHECKS: Check[] = [
   (c, r) => check(!!c.taskType, () => c.taskType!.includes(r.taskType), () => `task type is ${r.taskType}`),
   (c, r) => check(!!c.domain, () => c.domain!.includes(r.domain), () => `domain is ${r.domain}`),
-  (c, _r, f) => check(!!c.domainRisk, () => c.domainRisk === f.domainRisk, () => `domain risk is ${f.domainRisk}`),
+  (c, r, f) => check(!!c.domainRisk, () => c.domainRisk === f.domainRisk, () => `domain "${r.domain}" is ${f.domainRisk} risk`),
   (c, _r, f) =>
     check(
       c.fieldCountBelow !== undefined,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { CatalogSchema, type Catalog } from '../domain/catalog';
 import { RoutingPolicySchema, type RoutingPolicy } from '../domain/policy';
-import { parseOrThrow } from '../domain/validation';
+import { parseOrThrow, ValidationError } from '../domain/validation';
 import defaultCatalog from '../../config/catalog.json';
 import defaultPolicy from '../../config/default-policy.json';
 
@@ -36,11 +36,12 @@ export function loadRouterConfig(env: NodeJS.ProcessEnv = process.env): RouterCo
   const policies = new Map<string, RoutingPolicy>();
   for (const input of policyInputs) {
     const policy = parseOrThrow(RoutingPolicySchema, input, 'routing policy');
-    for (const rule of policy.rules) {
-      if ('model' in rule.route && !catalog.models.some((m) => 'model' in rule.route && m.id === rule.route.model)) {
-        throw new Error(`Invalid routing policy: rules.${rule.id}.route.model: "${rule.route.model}" is not in the catalog`);
+    policy.rules.forEach((rule, i) => {
+      const model = 'model' in rule.route ? rule.route.model : undefined;
+      if (model !== undefined && !catalog.models.some((m) => m.id === model)) {
+        throw new ValidationError('routing policy', [{ path: `rules.${i}.route.model`, message: `"${model}" is not in the catalog` }]);
       }
-    }
+    });
     policies.set(policy.id, policy);
   }
   return { catalog, policies };
