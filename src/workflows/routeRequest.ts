@@ -19,11 +19,9 @@ const NON_RETRYABLE = ['InvalidRequest', 'UnknownModel', 'UnknownPolicy', 'Valid
 
 const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE };
 
-const { planRoute, recordDecision } = proxyActivities<RouterActivities>({
-  startToCloseTimeout: '10s',
-  scheduleToCloseTimeout: '2m',
-  retry: { ...retry, maximumAttempts: 5 },
-});
+const SHORT_STEP: ActivityOptions = { startToCloseTimeout: '10s', scheduleToCloseTimeout: '2m', retry: { ...retry, maximumAttempts: 5 } };
+const { planRoute } = proxyActivities<RouterActivities>({ ...SHORT_STEP, summary: 'route: request features + routing policy' });
+const { recordDecision } = proxyActivities<RouterActivities>({ ...SHORT_STEP, summary: 'record: write the decision log row' });
 
 const EVALUATE_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '60s',
@@ -44,7 +42,9 @@ function modelCallOptions(rung: Rung, summary: string): ActivityOptions {
 }
 
 function failureMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return `${err.cause.name}: ${err.cause.message}`;
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  if (cause instanceof ApplicationFailure) return `${cause.type ?? 'Error'}: ${cause.message}`;
+  if (cause) return `${cause.name}: ${cause.message}`;
   return err instanceof Error ? err.message : String(err);
 }
 
