@@ -10,10 +10,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { RouterClient, routeWorkflowId } from '../src/client';
 import type { RouteRequestInput } from '../src/domain/request';
 import { createRouterWorker } from '../src/worker/createWorker';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { HARD_MARKER, judgedModels, loopbackDeps } from '../test/helpers/loopbackRouter';
 import { startOpenAIServer } from '../test/helpers/openaiServer';
 import { devServerEnv, workflowBundle } from '../test/helpers/temporal';
@@ -32,13 +32,6 @@ const RECORDINGS: { file: string; request: RouteRequestInput }[] = [
   },
 ];
 
-/** Worker and client identities are "<pid>@<hostname>"; a committed fixture need not carry the recording machine's name. */
-function withoutIdentities(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutIdentities);
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, k === 'identity' ? 'recorder' : withoutIdentities(v)]));
-}
-
 async function main(): Promise<void> {
   const [env, server] = await Promise.all([devServerEnv(), startOpenAIServer(judgedModels())]);
   try {
@@ -54,9 +47,9 @@ async function main(): Promise<void> {
     mkdirSync(HISTORIES_DIR, { recursive: true });
     for (const [i, { file, request }] of RECORDINGS.entries()) {
       const history = await env.client.workflow.getHandle(routeWorkflowId(request.requestId)).fetchHistory();
-      const json = withoutIdentities(JSON.parse(historyToJSON(history)));
+      const json = historyToJSON(history);
       const path = join(HISTORIES_DIR, file);
-      writeFileSync(path, `${JSON.stringify(json, null, 2)}\n`);
+      writeFileSync(path, `${json}\n`);
       const log = logs[i]!;
       console.log(`${path}: ${history.events?.length ?? 0} events, ${log.attempts.map((a) => a.model).join(' -> ')}`);
     }

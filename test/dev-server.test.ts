@@ -70,7 +70,7 @@ describe('routeRequest on the Temporal dev server', () => {
     return counts;
   }
 
-  it('indexes escalated runs and describes each run with its routing and cost', async () => {
+  it('indexes escalated runs and describes each run with its routing and cost', { timeout: 60_000 }, async () => {
     const taskQueue = 'search-attributes';
     const requests: RouteRequestInput[] = [
       { requestId: 'sa-hard-1', prompt: `${HARD_MARKER} Classify the intent: "cancel my order, it never shipped"`, taskType: 'classification' },
@@ -134,7 +134,7 @@ describe('routeRequest on the Temporal dev server', () => {
     assert.match(modelCallSummaries[1] ?? '', /^escalation: medium-model — small-model scored 0\.3 below 0\.95/);
   });
 
-  it('routes a repeated requestId once, whether the first run has finished or is still running', async () => {
+  it('routes a repeated requestId once, whether the first run has finished or is still running', { timeout: 60_000 }, async () => {
     const taskQueue = 'idempotency';
     const sequential: RouteRequestInput = { requestId: 'dup-after-finish', prompt: 'Classify the intent: "reset my password"', taskType: 'classification' };
     const concurrent: RouteRequestInput = { requestId: 'dup-concurrent', prompt: `${HARD_MARKER} Classify the intent: "refund, now"`, taskType: 'classification' };
@@ -164,7 +164,7 @@ describe('routeRequest on the Temporal dev server', () => {
     }
   });
 
-  it('writes one decision-log row per request, with the cost the caller was given', async () => {
+  it('writes one decision-log row per request, with the cost the caller was given', { timeout: 60_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'router-decision-log-'));
     tempDirs.push(dir);
     const store = new DecisionLogStore(join(dir, 'nested', 'decisions.sqlite'));

@@ -23,8 +23,15 @@ const TASK_QUEUE = 'durability';
 /** Long enough that only the heartbeat timeout (20 s in the workflow) can notice the dead worker. */
 const START_TO_CLOSE_MS = 120_000;
 
-/** Starts test/helpers/workerProcess.ts and resolves once it polls; its stderr is kept for failure messages. */
-async function startWorkerProcess(env: Record<string, string>): Promise<{ child: ChildProcess; stderr: () => string }> {
+interface WorkerProcess {
+  child: ChildProcess;
+  /** Resolves once the worker polls; rejects if it exits first or takes over a minute. */
+  ready: Promise<void>;
+  stderr: () => string;
+}
+
+/** Starts test/helpers/workerProcess.ts in a child process; its stderr is kept for failure messages. */
+function startWorkerProcess(env: Record<string, string>): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join('test', 'helpers', 'workerProcess.ts')], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
@@ -32,15 +39,22 @@ async function startWorkerProcess(env: Record<string, string>): Promise<{ child:
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolveReady, reject) => {
+  const ready = new Promise<void>((resolveReady, reject) => {
     let stdout = '';
+    const timer = setTimeout(() => reject(new Error(`worker process did not start polling within 60 s:\n${stderr}`)), 60_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      if (stdout.includes(WORKER_READY)) resolveReady();
+      if (stdout.includes(WORKER_READY)) {
+        clearTimeout(timer);
+        resolveReady();
+      }
     });
-    child.once('exit', (code, signal) => reject(new Error(`worker process exited (${code ?? signal}) before polling:\n${stderr}`)));
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`worker process exited (${code ?? signal}) before polling:\n${stderr}`));
+    });
   });
-  return { child, stderr: () => stderr };
+  return { child, ready, stderr: () => stderr };
 }
 
 async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
@@ -73,9 +87,9 @@ describe('a worker killed mid-request', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('completes on another worker, calling the model again but counting and logging the request once', async () => {
+  it('completes on another worker, calling the model again but counting and logging the request once', { timeout: 120_000 }, async () => {
     const decisionLogPath = join(dir, 'decisions.sqlite');
-    const started = await startWorkerProcess({
+    const started = startWorkerProcess({
       TEMPORAL_ADDRESS: env.address,
       ROUTER_TASK_QUEUE: TASK_QUEUE,
       LOOPBACK_BASE_URL: server.baseUrl,
@@ -83,6 +97,7 @@ describe('a worker killed mid-request', () => {
       START_TO_CLOSE_MS: String(START_TO_CLOSE_MS),
     });
     workerA = started.child;
+    await started.ready;
 
     const request: RouteRequestInput = { requestId: 'survives-a-crash', prompt: 'Classify the intent: "my card was charged twice"', taskType: 'classification' };
     const router = new RouterClient({ client: env.client, taskQueue: TASK_QUEUE });

@@ -188,4 +188,20 @@ describe('routeRequest on the time-skipping server', () => {
     assert.equal(log.passed, false);
     assert.equal(log.answer, 'answer from large-model');
   });
+
+  it('fails with AllModelsFailed when no model answers, and the same requestId can then be retried', async () => {
+    const request = { ...classification, requestId: 'all-down' };
+    const allDown = () => ({ status: 400, json: { error: { message: 'account suspended' } } });
+    await assert.rejects(
+      run(scriptedModels({ script: { 'small-model': allDown, 'medium-model': allDown, 'large-model': allDown } }), request),
+      (err: Error & { cause?: Error & { type?: string } }) => {
+        assert.equal(err.name, 'WorkflowFailedError');
+        assert.equal(err.cause?.type, 'AllModelsFailed');
+        assert.match(err.cause?.message ?? '', /small-model: InvalidRequest.*account suspended/);
+        return true;
+      },
+    );
+    const log = await run(scriptedModels({}), request);
+    assert.equal(log.finalModel, 'small-model', 'a failed request runs again instead of returning its old failure');
+  });
 });

@@ -30,8 +30,8 @@ export class RouterClient {
   }
 
   /**
-   * Starts routing, or — when this requestId was seen before — returns the handle of the run that has it, so a
-   * retried request never pays for a second model call.
+   * Starts routing, or — when this requestId is running or has completed — returns the handle of the run that has
+   * it, so a retried request never pays for a second model call.
    */
   async startRoute(input: RouteRequestInput): Promise<WorkflowHandle<typeof routeRequest>> {
     const request = validateRouteRequest(input);
@@ -41,9 +41,10 @@ export class RouterClient {
         args: [request],
         taskQueue: this.taskQueue,
         workflowId,
-        // A running duplicate joins the running workflow; a finished one is rejected and we read its result.
+        // A running duplicate joins the running workflow; a completed one is rejected and we read its result;
+        // one that failed (all models down, terminated) may run again, so the caller can retry it.
         workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         staticSummary: `route ${request.taskType} request ${request.requestId} (${request.domain}, policy ${request.policyId})`,
       });
     } catch (err) {

@@ -4,6 +4,7 @@ import {
   proxyActivities,
   upsertSearchAttributes,
   workflowInfo,
+  log as wfLog,
   type ActivityOptions,
   type RetryPolicy,
 } from '@temporalio/workflow';
@@ -21,7 +22,13 @@ const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maxim
 
 const SHORT_STEP: ActivityOptions = { startToCloseTimeout: '10s', scheduleToCloseTimeout: '2m', retry: { ...retry, maximumAttempts: 5 } };
 const { planRoute } = proxyActivities<RouterActivities>({ ...SHORT_STEP, summary: 'route: request features + routing policy' });
-const { recordDecision } = proxyActivities<RouterActivities>({ ...SHORT_STEP, summary: 'record: write the decision log row' });
+// The answer is already paid for: keep trying to write its row for a while rather than fail the request.
+const { recordDecision } = proxyActivities<RouterActivities>({
+  startToCloseTimeout: '10s',
+  scheduleToCloseTimeout: '15m',
+  retry: { ...retry, maximumInterval: '1m' },
+  summary: 'record: write the decision log row',
+});
 
 const EVALUATE_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '60s',
@@ -96,7 +103,13 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
     workflowId: workflowInfo().workflowId,
     timestamp: new Date().toISOString(),
   });
-  await recordDecision(log);
+  try {
+    await recordDecision(log);
+  } catch (err) {
+    // The decision log is still the workflow's result, kept in Temporal's history; the row can be written later.
+    if (!(err instanceof ActivityFailure)) throw err;
+    wfLog.error('decision log row not written', { requestId: request.requestId, error: failureMessage(err) });
+  }
   upsertSearchAttributes([
     { key: FinalModel, value: log.finalModel },
     { key: Escalated, value: log.wasEscalated },

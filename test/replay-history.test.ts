@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils';
+import { workflowBundle } from './helpers/temporal';
+
+/** Recorded by scripts/record-history.ts from real runs on the dev server; re-record only on purpose. */
+const HISTORY_FILES = ['route-request-escalated.json', 'route-request-simple.json'];
+
+interface RecordedHistory {
+  workflowId: string;
+  history: History;
+}
+
+function loadHistories(): RecordedHistory[] {
+  return HISTORY_FILES.map((file) => ({
+    workflowId: file.replace(/\.json$/, ''),
+    history: historyFromJSON(JSON.parse(readFileSync(join(__dirname, 'histories', file), 'utf8'))),
+  }));
+}
+
+async function replayAll(workflowBundle: WorkflowBundleWithSourceMap, histories: RecordedHistory[]) {
+  const results = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle }, histories)) results.push(result);
+  return results;
+}
+
+function activitiesScheduled(history: History): string[] {
+  return (history.events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+}
+
+describe('replaying committed routeRequest histories', () => {
+  let histories: RecordedHistory[];
+  let routerWorkflows: WorkflowBundleWithSourceMap;
+  let reorderedWorkflows: WorkflowBundleWithSourceMap;
+
+  before(async () => {
+    // Replay workers log every state change, and Core warns of the violation the last test provokes on purpose.
+    Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR' } } } });
+    histories = loadHistories();
+    [routerWorkflows, reorderedWorkflows] = await Promise.all([
+      workflowBundle(),
+      bundleWorkflowCode({ workflowsPath: require.resolve('./helpers/reorderedWorkflow'), logger: new DefaultLogger('ERROR') }),
+    ]);
+  });
+
+  it('holds one escalated and one plain run', () => {
+    const [escalated, simple] = histories.map((h) => activitiesScheduled(h.history));
+    assert.deepEqual(escalated, ['planRoute', 'callModel', 'evaluateAnswer', 'callModel', 'evaluateAnswer', 'recordDecision']);
+    assert.deepEqual(simple, ['planRoute', 'callModel', 'evaluateAnswer', 'recordDecision']);
+  });
+
+  it('replays every history on the current workflow code without a determinism violation', async () => {
+    const results = await replayAll(routerWorkflows, histories);
+    assert.deepEqual(
+      results.map((r) => [r.workflowId, r.error?.message]),
+      histories.map((h) => [h.workflowId, undefined]),
+    );
+  });
+
+  it('reports a determinism violation for workflow code that calls the activities in another order', async () => {
+    const results = await replayAll(reorderedWorkflows, histories);
+    assert.equal(results.length, histories.length);
+    for (const result of results) {
+      assert.ok(result.error instanceof DeterminismViolationError, `${result.workflowId}: expected a DeterminismViolationError, got ${String(result.error)}`);
+      assert.match(result.error.message, /scheduled event 'planRoute' does not match activity type of activity command 'callModel'/);
+    }
+  });
+});
