@@ -12,7 +12,8 @@ import type { RouterActivities } from '../activities';
 import type { RouteRequest } from '../domain/request';
 import type { Attempt, DecisionLog, ModelResult } from '../domain/results';
 import { buildDecisionLog } from '../routing/decisionLog';
-import { nextStronger, type Rung } from '../routing/ladder';
+import { nextStep, type NextStep } from '../routing/escalation';
+import type { Rung } from '../routing/ladder';
 import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy } from './searchAttributes';
 
 /** Errors that no retry can fix; everything else is retried with back-off. */
@@ -68,20 +69,16 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
 
   const attempts: Attempt[] = [];
   const answers: (string | undefined)[] = [];
-  let model = plan.decision.model;
-  let cause: Attempt['cause'] = 'routed';
-  let why = plan.decision.reason;
-
-  for (;;) {
-    const { attempt, answer } = await tryModel(request, plan.ladder, model, cause, why, plan.gateThreshold);
+  for (let step: NextStep | undefined = { model: plan.decision.model, cause: 'routed' }; step; step = nextStep(plan, attempts)) {
+    const previous = attempts[attempts.length - 1];
+    const why = !previous
+      ? plan.decision.reason
+      : previous.error
+        ? `${previous.model} failed: ${previous.error}`
+        : `${previous.model} scored ${previous.verdict?.score} below ${plan.gateThreshold}`;
+    const { attempt, answer } = await tryModel(request, plan.ladder, step.model, step.cause, why, plan.gateThreshold);
     attempts.push(attempt);
     answers.push(answer);
-    if (attempt.verdict?.passed || model === plan.bestModel) break;
-
-    const next = attempts.length - 1 < plan.maxEscalations ? nextStronger(plan.ladder, model) : undefined;
-    cause = next ? 'escalation' : 'best-fallback';
-    why = attempt.error ? `${model} failed: ${attempt.error}` : `${model} scored ${attempt.verdict?.score} below ${plan.gateThreshold}`;
-    model = next?.id ?? plan.bestModel;
   }
 
   // Keep the passing answer; failing that, the strongest answer we got (the best model's, if it answered).
