@@ -5,40 +5,16 @@ import type { ActivityDeps } from '../src/activities';
 import type { RouteRequestInput } from '../src/domain/request';
 import type { DecisionLog } from '../src/domain/results';
 import { RouterClient } from '../src/client';
-import { ScorerByOrigin } from '../src/evaluators/byOrigin';
-import { QualityGate, defaultValidators } from '../src/evaluators/gate';
-import { LlmJudge } from '../src/evaluators/judge';
-import { OpenAICompatibleProvider } from '../src/providers/openai';
 import { priceTokens } from '../src/routing/cost';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { defaultPolicies, testCatalog } from './helpers/catalog';
-import { chatCompletion, startOpenAIServer, type ChatRequestBody, type OpenAIServer, type Scripted } from './helpers/openaiServer';
+import { judgedModels, loopbackDeps, type LoopbackScript } from './helpers/loopbackRouter';
+import { chatCompletion, startOpenAIServer, type OpenAIServer, type ScriptHandler } from './helpers/openaiServer';
 import { timeSkippingEnv, workflowBundle } from './helpers/temporal';
 
-const JUDGE = {
-  id: 'judge-model',
-  provider: 'openai',
-  tier: 1,
-  tierName: 'small' as const,
-  inputUsdPer1M: 0.1,
-  outputUsdPer1M: 0.1,
-  contextWindow: 128_000,
-  timeouts: { startToCloseMs: 5_000, scheduleToCloseMs: 60_000 },
-};
-
-/** Scripts the loopback server: per-model answers, and a judge that scores by which model wrote the answer. */
-function scriptedModels(opts: { failing?: string[]; script?: Record<string, (n: number) => Scripted | undefined> }) {
-  const seen: Record<string, number> = {};
-  return (body: ChatRequestBody): Scripted => {
-    const n = (seen[body.model] = (seen[body.model] ?? 0) + 1);
-    if (body.model === JUDGE.id) {
-      const prompt = body.messages.map((m) => m.content).join('\n');
-      const failing = (opts.failing ?? []).some((m) => prompt.includes(`answer from ${m}`));
-      return { json: chatCompletion(JUDGE.id, JSON.stringify({ score: failing ? 3 : 10, reason: failing ? 'wrong' : 'right' })) };
-    }
-    const scripted = opts.script?.[body.model]?.(n);
-    return scripted ?? { json: chatCompletion(body.model, `answer from ${body.model}`, { prompt_tokens: 100, completion_tokens: 50 }) };
-  };
+/** The loopback models, with a judge that fails every answer written by one of `failing`. */
+function scriptedModels(opts: { failing?: string[]; script?: LoopbackScript['script'] }) {
+  return judgedModels({ ...(opts.script ? { script: opts.script } : {}), judgeFails: (model) => (opts.failing ?? []).includes(model) });
 }
 
 const classification: RouteRequestInput = {
@@ -61,26 +37,18 @@ describe('routeRequest on the time-skipping server', () => {
   });
 
   async function run(
-    handler: (body: ChatRequestBody) => Scripted,
+    handler: ScriptHandler,
     request: RouteRequestInput = classification,
     deps: Partial<ActivityDeps> = {},
     startToCloseMs = 5_000,
   ): Promise<DecisionLog> {
     await server?.close();
     server = await startOpenAIServer(handler);
-    const provider = new OpenAICompatibleProvider({ baseUrl: server.baseUrl, requestTimeoutMs: 30_000 });
     const worker = await createRouterWorker({
       connection: env.nativeConnection,
       taskQueue: 'escalation-test',
       workflows: { bundle: await workflowBundle() },
-      deps: {
-        catalog: testCatalog('openai', startToCloseMs),
-        policies: defaultPolicies(),
-        providers: { openai: provider },
-        gate: new QualityGate({ validators: defaultValidators(), scorer: new ScorerByOrigin(new LlmJudge({ provider, model: JUDGE })) }),
-        heartbeatIntervalMs: 200,
-        ...deps,
-      },
+      deps: loopbackDeps(server.baseUrl, { startToCloseMs, ...deps }),
     });
     const client = new RouterClient({ client: env.client, taskQueue: 'escalation-test' });
     return worker.runUntil(client.route(request));

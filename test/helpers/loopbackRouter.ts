@@ -28,11 +28,15 @@ export const HARD_MARKER = '[hard]';
 export interface LoopbackScript {
   /** Overrides the answer of a model's n-th call (1-based, counted per model); undefined keeps the default. */
   script?: Record<string, (n: number) => Scripted | undefined>;
+  /** Which answers the judge fails; by default the small model's answer to a prompt holding HARD_MARKER. */
+  judgeFails?: (model: string, judgePrompt: string) => boolean;
 }
 
+const failsHardForSmall = (model: string, judgePrompt: string) => model === 'small-model' && judgePrompt.includes(HARD_MARKER);
+
 /**
- * Models answer `answer from <model>`; the judge scores 10, except 3 for the small model's answer to a prompt
- * holding HARD_MARKER. Verdicts depend on the request, not on call order, so concurrent requests stay independent.
+ * Models answer `answer from <model>`; the judge scores 10, or 3 for the answers `judgeFails` picks. Verdicts
+ * depend on the request, not on call order, so concurrent requests stay independent.
  */
 export function judgedModels(opts: LoopbackScript = {}): ScriptHandler {
   const seen: Record<string, number> = {};
@@ -40,7 +44,8 @@ export function judgedModels(opts: LoopbackScript = {}): ScriptHandler {
     const n = (seen[body.model] = (seen[body.model] ?? 0) + 1);
     if (body.model === JUDGE.id) {
       const prompt = body.messages.map((m) => m.content).join('\n');
-      const failing = prompt.includes(HARD_MARKER) && prompt.includes('answer from small-model');
+      const author = /answer from ([\w.-]+)/.exec(prompt)?.[1] ?? '';
+      const failing = (opts.judgeFails ?? failsHardForSmall)(author, prompt);
       return { json: chatCompletion(JUDGE.id, JSON.stringify({ score: failing ? 3 : 10, reason: failing ? 'wrong' : 'right' })) };
     }
     return opts.script?.[body.model]?.(n) ?? { json: chatCompletion(body.model, `answer from ${body.model}`, ANSWER_USAGE) };
