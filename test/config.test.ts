@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ValidationError } from '../src/domain/validation';
+import type { RoutingPolicy } from '../src/domain/policy';
 import { loadRouterConfig } from '../src/worker/config';
+
+function rulesOf(policy: RoutingPolicy | undefined) {
+  assert.equal(policy?.strategy, 'rules');
+  return policy.rules;
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'router-config-test-'));
 let files = 0;
@@ -50,7 +56,7 @@ describe('loadRouterConfig', () => {
       ],
     );
     assert.deepEqual([...config.policies.keys()], ['default']);
-    const rules = config.policies.get('default')!.rules;
+    const rules = rulesOf(config.policies.get('default'));
     assert.equal(rules[rules.length - 1]!.id, 'default-large');
   });
 
@@ -62,7 +68,7 @@ describe('loadRouterConfig', () => {
     assert.deepEqual(config.catalog.models.map((m) => m.id), ['cheap', 'strong']);
     assert.deepEqual([...config.policies.keys()], ['one', 'two']);
     // zod's default confidence is applied to a rule that gives none.
-    assert.equal(config.policies.get('one')!.rules[0]!.confidence, 0.8);
+    assert.equal(rulesOf(config.policies.get('one'))[0]!.confidence, 0.8);
   });
 
   it('rejects a catalog with a duplicate model id, naming the field', () => {
@@ -111,7 +117,7 @@ describe('loadRouterConfig', () => {
     assert.ok(err instanceof ValidationError);
     assert.equal(err.message, 'Invalid routing policy: rules.0.route.model: "gpt-4o" is not in the catalog');
     // The same policy loads against a catalog that has the model.
-    assert.equal(loadRouterConfig({ MODEL_ROUTER_POLICIES: writeJson(policy(rules)) }).policies.get('custom')!.rules[0]!.id, 'code-named');
+    assert.equal(rulesOf(loadRouterConfig({ MODEL_ROUTER_POLICIES: writeJson(policy(rules)) }).policies.get('custom'))[0]!.id, 'code-named');
   });
 
   it('MODEL_ROUTER_PROVIDER sends every model to one provider and changes nothing else', () => {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import catalogJson from '../config/catalog.json';
 import defaultPolicyJson from '../config/default-policy.json';
 import { CatalogSchema, type ModelSpec } from '../src/domain/catalog';
-import { RoutingPolicySchema, type RoutingPolicy } from '../src/domain/policy';
+import { RulesPolicySchema, type RulesPolicy } from '../src/domain/policy';
 import { RouteRequestSchema, type RouteRequest, type RouteRequestInput } from '../src/domain/request';
 import type { Attempt, QualityVerdict, RoutingDecision } from '../src/domain/results';
 import { buildDecisionLog } from '../src/routing/decisionLog';
@@ -14,20 +14,20 @@ import { routeByRules } from '../src/routing/ruleStrategy';
 import { testCatalog } from './helpers/catalog';
 
 const catalog = CatalogSchema.parse(catalogJson);
-const policy = RoutingPolicySchema.parse(defaultPolicyJson);
+const policy = RulesPolicySchema.parse(defaultPolicyJson);
 const ladder = escalationLadder(catalog.models);
 
 function request(overrides: Partial<RouteRequestInput> = {}): RouteRequest {
   return RouteRequestSchema.parse({ requestId: 'core-1', prompt: 'Sort this ticket into a queue: "my card was charged twice"', ...overrides });
 }
 
-function route(overrides: Partial<RouteRequestInput>, p: RoutingPolicy = policy, l: readonly Rung[] = ladder): RoutingDecision {
+function route(overrides: Partial<RouteRequestInput>, p: RulesPolicy = policy, l: readonly Rung[] = ladder): RoutingDecision {
   const r = request(overrides);
   return routeByRules(p, l, r, extractFeatures(r));
 }
 
-function rulePolicy(rules: unknown[]): RoutingPolicy {
-  return RoutingPolicySchema.parse({ id: 'hand-made', version: 'v-test', strategy: 'rules', gate: { threshold: 0.9 }, maxEscalations: 1, rules });
+function rulePolicy(rules: unknown[]): RulesPolicy {
+  return RulesPolicySchema.parse({ id: 'hand-made', version: 'v-test', strategy: 'rules', gate: { threshold: 0.9 }, maxEscalations: 1, rules });
 }
 
 describe('default policy (config/default-policy.json) on representative requests', () => {

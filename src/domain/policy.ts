@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { TaskTypeSchema } from './request';
 import { TierNameSchema } from './catalog';
-import { StrategySchema } from './results';
 
 /** Every listed condition must hold (AND); an empty `when` matches every request. */
 export const RuleConditionSchema = z
@@ -33,11 +32,17 @@ export const RoutingRuleSchema = z
   .strict();
 export type RoutingRule = z.infer<typeof RoutingRuleSchema>;
 
-export const RoutingPolicySchema = z
+const policyBase = {
+  id: z.string().min(1),
+  version: z.string().min(1),
+  gate: z.object({ threshold: z.number().min(0).max(1) }).strict(),
+  maxEscalations: z.number().int().min(0).max(5),
+};
+
+export const RulesPolicySchema = z
   .object({
-    id: z.string().min(1),
-    version: z.string().min(1),
-    strategy: StrategySchema,
+    ...policyBase,
+    strategy: z.literal('rules'),
     rules: z
       .array(RoutingRuleSchema)
       .min(1, 'must have at least one rule')
@@ -45,8 +50,27 @@ export const RoutingPolicySchema = z
         message: 'the last rule must be a default with an empty "when"',
       })
       .refine((rules) => new Set(rules.map((r) => r.id)).size === rules.length, { message: 'rule ids must be unique' }),
-    gate: z.object({ threshold: z.number().min(0).max(1) }).strict(),
-    maxEscalations: z.number().int().min(0).max(5),
   })
   .strict();
+export type RulesPolicy = z.infer<typeof RulesPolicySchema>;
+
+export const ClassifierPolicySchema = z
+  .object({
+    ...policyBase,
+    strategy: z.literal('classifier'),
+    classifier: z
+      .object({
+        /** The artefact written by `model-router train`; a relative path is taken from the working directory. */
+        artefactPath: z.string().min(1),
+        /** The cost-quality knob; defaults to the operating point stored in the artefact. */
+        lambda: z.number().nonnegative().optional(),
+        /** Judge cost as a share of the cheapest model's call, for the cost-derived threshold. */
+        judgeCostRatio: z.number().nonnegative().default(0.1),
+      })
+      .strict(),
+  })
+  .strict();
+export type ClassifierPolicy = z.infer<typeof ClassifierPolicySchema>;
+
+export const RoutingPolicySchema = z.discriminatedUnion('strategy', [RulesPolicySchema, ClassifierPolicySchema]);
 export type RoutingPolicy = z.infer<typeof RoutingPolicySchema>;

@@ -1,4 +1,4 @@
-import type { RoutingPolicy } from '../domain/policy';
+import type { RulesPolicy } from '../domain/policy';
 import type { RouteRequest } from '../domain/request';
 import type { RequestFeatures, RoutingDecision } from '../domain/results';
 import { cheapestOfTier, type Rung } from './ladder';
@@ -6,7 +6,7 @@ import { matchRule } from './rules';
 
 /** Routes by the policy's first matching rule; the decision names the rule and why it fired. */
 export function routeByRules(
-  policy: RoutingPolicy,
+  policy: RulesPolicy,
   ladder: readonly Rung[],
   request: RouteRequest,
   features: RequestFeatures,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { CatalogSchema, type Catalog } from '../domain/catalog';
-import { RoutingPolicySchema, type RoutingPolicy } from '../domain/policy';
+import { RoutingPolicySchema, type RoutingPolicy, type RulesPolicy } from '../domain/policy';
 import { parseOrThrow, ValidationError } from '../domain/validation';
 import defaultCatalog from '../../config/catalog.json';
 import defaultPolicy from '../../config/default-policy.json';
@@ -36,13 +36,18 @@ export function loadRouterConfig(env: NodeJS.ProcessEnv = process.env): RouterCo
   const policies = new Map<string, RoutingPolicy>();
   for (const input of policyInputs) {
     const policy = parseOrThrow(RoutingPolicySchema, input, 'routing policy');
-    policy.rules.forEach((rule, i) => {
-      const model = 'model' in rule.route ? rule.route.model : undefined;
-      if (model !== undefined && !catalog.models.some((m) => m.id === model)) {
-        throw new ValidationError('routing policy', [{ path: `rules.${i}.route.model`, message: `"${model}" is not in the catalog` }]);
-      }
-    });
+    if (policy.strategy === 'rules') checkRuleTargets(policy, catalog);
     policies.set(policy.id, policy);
   }
   return { catalog, policies };
+}
+
+/** A rule naming a model the catalog lacks would fail every request it matches: refuse it at start-up. */
+function checkRuleTargets(policy: RulesPolicy, catalog: Catalog): void {
+  policy.rules.forEach((rule, i) => {
+      const model = 'model' in rule.route ? rule.route.model : undefined;
+      if (model !== undefined && !catalog.models.some((m) => m.id === model)) {
+      throw new ValidationError('routing policy', [{ path: `rules.${i}.route.model`, message: `"${model}" is not in the catalog` }]);
+    }
+  });
 }
