@@ -1,8 +1,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Catalog, ModelSpec } from '../domain/catalog';
-import type { RoutingPolicy } from '../domain/policy';
+import type { ClassifierPolicy, RoutingPolicy } from '../domain/policy';
 import { RouteRequestSchema, type RouteRequest } from '../domain/request';
-import type { DecisionLog, ModelResult, QualityVerdict } from '../domain/results';
+import type { DecisionLog, ModelResult, QualityVerdict, RequestFeatures, RoutingDecision } from '../domain/results';
 import { parseOrThrow, ValidationError } from '../domain/validation';
 import type { QualityGate } from '../evaluators/gate';
 import { RecordedVerdictMissingError } from '../evaluators/recorded';
@@ -11,7 +11,9 @@ import { priceTokens } from '../routing/cost';
 import { extractFeatures } from '../routing/features';
 import { bestModel, escalationLadder } from '../routing/ladder';
 import type { RoutePlan } from '../routing/plan';
+import { routeByClassifier } from '../routing/classifier/decide';
 import { routeByRules } from '../routing/ruleStrategy';
+import { ArtefactCache } from './classifierArtefacts';
 
 /** Where finished requests are written; implementations must treat a repeated requestId as already written. */
 export interface DecisionLogSink {
@@ -94,6 +96,21 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  const artefacts = new ArtefactCache(deps.catalog.models);
+  function routeByClassifierPolicy(policy: ClassifierPolicy, request: RouteRequest, features: RequestFeatures): RoutingDecision {
+    let artefact;
+    try {
+      artefact = artefacts.get(policy.classifier.artefactPath);
+    } catch (err) {
+      // A missing, broken or mismatched artefact is configuration: retrying the request cannot fix it.
+      throw ApplicationFailure.nonRetryable(`policy "${policy.id}": ${(err as Error).message}`, 'UnknownPolicy');
+    }
+    return routeByClassifier(artefact, ladder, request, features, {
+      ...(policy.classifier.lambda !== undefined ? { lambda: policy.classifier.lambda } : {}),
+      judgeCostRatio: policy.classifier.judgeCostRatio,
+    });
+  }
+
   return {
     async planRoute(input: RouteRequest): Promise<RoutePlan> {
       const request = validRequest(input);
@@ -104,12 +121,9 @@ export function createActivities(deps: ActivityDeps) {
           'UnknownPolicy',
         );
       }
-      if (policy.strategy !== 'rules') {
-        throw ApplicationFailure.nonRetryable(`strategy "${policy.strategy}" of policy "${policy.id}" is not available in this worker`, 'UnknownPolicy');
-      }
       const features = extractFeatures(request);
       return {
-        decision: routeByRules(policy, ladder, request, features),
+        decision: policy.strategy === 'rules' ? routeByRules(policy, ladder, request, features) : routeByClassifierPolicy(policy, request, features),
         features,
         ladder,
         bestModel: best.id,

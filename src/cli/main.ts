@@ -7,6 +7,8 @@ import { ValidationError } from '../domain/validation';
 import { PROJECT_ROOT } from '../servers/binaries';
 import { runWorker } from '../worker/main';
 import { runDemo } from './demo';
+import { EVAL_STRATEGIES, renderEval, runEval, type EvalStrategy } from './evaluate';
+import { runTrain } from './train';
 import { openSession, untilInterrupted } from './session';
 
 const USAGE = `model-router — a durable, cost-aware LLM model router on Temporal
@@ -22,6 +24,14 @@ Commands:
   dev [--port 7233] [--ui-port 8233] [--db FILE]
                                     A local Temporal dev server with the Web UI, plus a router worker.
   worker                            The production worker: connects to TEMPORAL_ADDRESS, loads the prebuilt bundle.
+  train --data FILE [--data FILE ...] --out MODEL.json [--target-retention R] [--gate-error E]
+        [--judge-cost-ratio J] [--no-gate] [--max-escalations N] [--folds 5] [--seed 1] [--prices models.json]
+                                    Train the calibrated pass-probability classifier on recorded outcomes.
+  eval --data FILE [--data FILE ...] --strategy rules|classifier|knn|random|oracle|best|cheapest [--model MODEL.json]
+       [--gate-error E] [--judge-cost-ratio J] [--no-gate] [--max-escalations N] [--lambda L] [--folds 5]
+       [--seed 1] [--k 10] [--prices models.json] [--through-temporal] [--json]
+                                    Replay recorded outcomes through a strategy (no Temporal needed) and report the
+                                    routing metrics, the cost-quality curve (APGR, AIQ) and the baselines.
 
 Environment: OPENAI_BASE_URL, OPENAI_API_KEY, MODEL_ROUTER_PROVIDER, MODEL_ROUTER_CATALOG, MODEL_ROUTER_POLICIES,
 MODEL_ROUTER_JUDGE_MODEL, MODEL_ROUTER_REPLAY_FILES, MODEL_ROUTER_DECISION_LOG (see README).`;
@@ -92,6 +102,73 @@ async function dev(args: string[]): Promise<void> {
   }
 }
 
+function numberOption(value: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    throw new ValidationError('command line', [{ path: `--${name}`, message: `must be a number from ${min} to ${max}, got "${value}"` }]);
+  }
+  return n;
+}
+
+const OFFLINE_OPTIONS = {
+  data: { type: 'string', multiple: true },
+  prices: { type: 'string' },
+  'gate-error': { type: 'string' },
+  'judge-cost-ratio': { type: 'string' },
+  'no-gate': { type: 'boolean', default: false },
+  'max-escalations': { type: 'string' },
+  folds: { type: 'string' },
+  seed: { type: 'string' },
+} as const;
+
+function offlineSettings(values: { data?: string[]; prices?: string; 'gate-error'?: string; 'judge-cost-ratio'?: string; 'no-gate'?: boolean; 'max-escalations'?: string; folds?: string; seed?: string }) {
+  if (!values.data || values.data.length === 0) throw new ValidationError('command line', [{ path: '--data', message: 'is required (an outcome file in the ../shared/data format)' }]);
+  const seed = numberOption(values.seed, 'seed', 0, 2 ** 31) ?? 1;
+  return {
+    data: values.data,
+    ...(values.prices ? { prices: values.prices } : {}),
+    gate: {
+      enabled: !values['no-gate'],
+      judgeError: numberOption(values['gate-error'], 'gate-error', 0, 1) ?? 0,
+      judgeCostRatio: numberOption(values['judge-cost-ratio'], 'judge-cost-ratio', 0, 100) ?? 0.1,
+      seed,
+    },
+    maxEscalations: intOption(values['max-escalations'], 'max-escalations') ?? 1,
+    folds: intOption(values.folds, 'folds') ?? 5,
+    seed,
+  };
+}
+
+async function train(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { ...OFFLINE_OPTIONS, out: { type: 'string' }, 'target-retention': { type: 'string' } } });
+  if (!values.out) throw new ValidationError('command line', [{ path: '--out', message: 'is required (where to write the model artefact)' }]);
+  const targetRetention = numberOption(values['target-retention'], 'target-retention', 0, 1.5);
+  runTrain({ ...offlineSettings(values), out: values.out, ...(targetRetention !== undefined ? { targetRetention } : {}) });
+}
+
+async function evaluate(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { ...OFFLINE_OPTIONS, strategy: { type: 'string' }, model: { type: 'string' }, lambda: { type: 'string' }, k: { type: 'string' }, 'through-temporal': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+  });
+  const strategy = values.strategy as EvalStrategy | undefined;
+  if (!strategy || !EVAL_STRATEGIES.includes(strategy)) {
+    throw new ValidationError('command line', [{ path: '--strategy', message: `must be one of ${EVAL_STRATEGIES.join(', ')}, got ${values.strategy === undefined ? 'nothing' : `"${values.strategy}"`}` }]);
+  }
+  const lambda = numberOption(values.lambda, 'lambda', 0, 1e6);
+  const output = await runEval({
+    ...offlineSettings(values),
+    strategy,
+    ...(values.model ? { model: values.model } : {}),
+    ...(lambda !== undefined ? { lambda } : {}),
+    k: intOption(values.k, 'k') ?? 10,
+    throughTemporal: values['through-temporal'] ?? false,
+    json: values.json ?? false,
+  });
+  console.log(values.json ? JSON.stringify(output, null, 2) : renderEval(output));
+}
+
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -106,6 +183,10 @@ export async function main(argv: string[]): Promise<void> {
       return dev(rest);
     case 'worker':
       return runWorker();
+    case 'train':
+      return train(rest);
+    case 'eval':
+      return evaluate(rest);
     case undefined:
     case 'help':
     case '--help':
