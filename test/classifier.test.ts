@@ -181,35 +181,35 @@ describe('decision rule', () => {
       const p = costThreshold(c, 10, g, 1);
       assert.ok(Math.abs(c + g + (1 - p) * (10 + g) - (10 + g)) < 1e-12);
     }
-    const mid = chooseByThreshold(candidates(0.1, 0.5), 'best', { lambda: 1, judgeCostUsd: g });
+    const mid = chooseByThreshold(candidates(0.1, 0.5), 'best', { lambda: 1, judgeCostUsd: g, selection: 'cheapest' });
     assert.equal(mid.model, 'mid', 'cheap 0.10 < 0.143, mid 0.50 >= 0.429');
     assert.ok(Math.abs(mid.threshold - (1 - 6 / 10.5)) < 1e-12);
     assert.deepEqual(mid.considered.map((c) => c.id), ['cheap', 'mid', 'best']);
-    assert.equal(chooseByThreshold(candidates(0.15, 0.5), 'best', { lambda: 1, judgeCostUsd: g }).model, 'cheap');
+    assert.equal(chooseByThreshold(candidates(0.15, 0.5), 'best', { lambda: 1, judgeCostUsd: g, selection: 'cheapest' }).model, 'cheap');
   });
 
   test('λ = 0 always takes the best model; a large λ takes the cheapest', () => {
-    const zero = chooseByThreshold(candidates(1, 1, 0.2), 'best', { lambda: 0, judgeCostUsd: g });
+    const zero = chooseByThreshold(candidates(1, 1, 0.2), 'best', { lambda: 0, judgeCostUsd: g, selection: 'cheapest' });
     assert.equal(zero.model, 'best');
     assert.equal(zero.fellBack, true);
     assert.equal(zero.passProbability, 0.2);
-    assert.equal(chooseByThreshold(candidates(0.01, 0.01), 'best', { lambda: 100, judgeCostUsd: g }).model, 'cheap');
+    assert.equal(chooseByThreshold(candidates(0.01, 0.01), 'best', { lambda: 100, judgeCostUsd: g, selection: 'cheapest' }).model, 'cheap');
   });
 
   test('λ below 1 asks for more confidence; a fixed threshold replaces the cost-derived one', () => {
     // λ = 0.5: τ_cheap = 1 − 4.5/10.5 = 0.571, τ_mid = 1 − 3/10.5 = 0.714.
-    const strict = chooseByThreshold(candidates(0.5, 0.7), 'best', { lambda: 0.5, judgeCostUsd: g });
+    const strict = chooseByThreshold(candidates(0.5, 0.7), 'best', { lambda: 0.5, judgeCostUsd: g, selection: 'cheapest' });
     assert.equal(strict.model, 'best');
     assert.equal(strict.fellBack, true);
-    assert.equal(chooseByThreshold(candidates(0.5, 0.72), 'best', { lambda: 0.5, judgeCostUsd: g }).model, 'mid');
-    assert.equal(chooseByThreshold(candidates(0.5, 0.65), 'best', { lambda: 1, judgeCostUsd: g, threshold: 0.6 }).model, 'mid');
+    assert.equal(chooseByThreshold(candidates(0.5, 0.72), 'best', { lambda: 0.5, judgeCostUsd: g, selection: 'cheapest' }).model, 'mid');
+    assert.equal(chooseByThreshold(candidates(0.5, 0.65), 'best', { lambda: 1, judgeCostUsd: g, threshold: 0.6, selection: 'cheapest' }).model, 'mid');
   });
 
   test('min-expected-cost takes the largest margin over the threshold: the expected-cost minimiser at λ = 1', () => {
     // cheap: 0.20 − 0.143 = 0.057; mid: 0.60 − 0.429 = 0.171. E[cost] = c + g + (1 − p)(10 + g): cheap 9.9, mid 8.7, best 10.5.
     const expectedCost = (c: number, p: number) => c + g + (1 - p) * (10 + g);
     assert.ok(expectedCost(4, 0.6) < expectedCost(1, 0.2) && expectedCost(4, 0.6) < 10 + g);
-    const rule = { lambda: 1, judgeCostUsd: g } as const;
+    const rule = { lambda: 1, judgeCostUsd: g, selection: 'cheapest' } as const;
     assert.equal(chooseByThreshold(candidates(0.2, 0.6), 'best', rule).model, 'cheap', 'the default stops at the first to clear');
     const choice = chooseByThreshold(candidates(0.2, 0.6), 'best', { ...rule, selection: 'min-expected-cost' });
     assert.equal(choice.model, 'mid');
@@ -230,7 +230,7 @@ describe('decision rule', () => {
     const weakBest = chooseByThreshold(candidates(0.3, 0.2, 0.6), 'best', { ...rule, lambda: 0.5 });
     assert.equal(weakBest.model, 'cheap');
     assert.ok(Math.abs(weakBest.threshold - (1 - (0.5 * 9) / 10.5)) < 1e-12);
-    assert.match(describeChoice(weakBest, { ...rule, lambda: 0.5 }), /^cheap has the highest p − λ·cost\/\(cost of best \+ judge\), p\(pass\)=0\.30 \(λ=0\.5, judge \$0\.50, max-utility\)$/);
+    assert.match(describeChoice(weakBest, { ...rule, lambda: 0.5 }), /^cheap has the highest p − λ·cost\/\(cost of best \+ judge\), p\(pass\)=0\.30 \(λ=0\.5, judge \$0\.50\)$/);
     assert.equal(chooseByThreshold(candidates(1, 1), 'best', { ...rule, lambda: 0 }).model, 'best');
   });
 
@@ -239,7 +239,7 @@ describe('decision rule', () => {
     for (const selection of ['cheapest', 'min-expected-cost', 'max-utility'] as const) {
       assert.equal(chooseByThreshold(withPricey, 'best', { lambda: 1, judgeCostUsd: g, selection }).model, 'best', selection);
     }
-    assert.throws(() => chooseByThreshold(candidates(0, 0), 'nope', { lambda: 1, judgeCostUsd: g }), /best model "nope"/);
+    assert.throws(() => chooseByThreshold(candidates(0, 0), 'nope', { lambda: 1, judgeCostUsd: g, selection: 'cheapest' }), /best model "nope"/);
     assert.throws(() => chooseByThreshold(candidates(0, 0), 'best', { lambda: -1, judgeCostUsd: g }), /lambda must be/);
   });
 
@@ -249,7 +249,7 @@ describe('decision rule', () => {
     const hard = request('Prove the lemma: every eigenvalue of this topology theorem integral is real.');
     // The large model costs ~70× the small one here, so break-even (λ = 1) would send nearly everything to small;
     // λ = 0.5 puts both cheaper models' thresholds near 0.5.
-    const decision = routeByClassifier(artefact, LADDER, easy, extractFeatures(easy), { lambda: 0.5 });
+    const decision = routeByClassifier(artefact, LADDER, easy, extractFeatures(easy), { lambda: 0.5, selection: 'cheapest' });
     const p = passProbabilities(artefact, easy, extractFeatures(easy));
     assert.ok(p.small! > 0.7 && passProbabilities(artefact, hard, extractFeatures(hard)).small! < 0.3);
     assert.equal(decision.model, 'small');
@@ -259,9 +259,9 @@ describe('decision rule', () => {
     assert.equal(decision.policyVersion, artefact.policyVersion);
     assert.match(decision.reason, /small p\(pass\)=0\.\d\d >= threshold 0\.5\d, cheapest to clear its threshold \(λ=0\.5, judge \$/);
     assert.match(decision.reason, /top features for small: .*"(capital|colour|fruit)" \(\+/);
-    assert.notEqual(routeByClassifier(artefact, LADDER, hard, extractFeatures(hard), { lambda: 0.5 }).model, 'small');
-    assert.equal(routeByClassifier(artefact, LADDER, hard, extractFeatures(hard), { lambda: 1 }).model, 'small', 'break-even: a 70× price gap is worth a likely escalation');
-    const always = routeByClassifier(artefact, LADDER, easy, extractFeatures(easy), { lambda: 0 });
+    assert.notEqual(routeByClassifier(artefact, LADDER, hard, extractFeatures(hard), { lambda: 0.5, selection: 'cheapest' }).model, 'small');
+    assert.equal(routeByClassifier(artefact, LADDER, hard, extractFeatures(hard), { lambda: 1, selection: 'cheapest' }).model, 'small', 'break-even: a 70× price gap is worth a likely escalation');
+    const always = routeByClassifier(artefact, LADDER, easy, extractFeatures(easy), { lambda: 0, selection: 'cheapest' });
     assert.equal(always.model, 'large');
     assert.match(always.reason, /λ=0 always takes the best model/);
     const top = topFeatures(artefact, hard, extractFeatures(hard), 'small', 2);
@@ -275,8 +275,8 @@ describe('decision rule', () => {
       ...TRAINED.artefact,
       operatingPoint: { lambda: 0, targetRetention: 0.99, achievedRetention: 1, costSavings: 0, gateError: 0, judgeCostRatio: 0.1, noGate: false },
     };
-    assert.equal(routeByClassifier(cautious, LADDER, easy, extractFeatures(easy)).model, 'large');
-    assert.equal(routeByClassifier(cautious, LADDER, easy, extractFeatures(easy), { lambda: 1 }).model, 'small');
+    assert.equal(routeByClassifier(cautious, LADDER, easy, extractFeatures(easy), { selection: 'cheapest' }).model, 'large');
+    assert.equal(routeByClassifier(cautious, LADDER, easy, extractFeatures(easy), { lambda: 1, selection: 'cheapest' }).model, 'small');
   });
 });
 
@@ -377,12 +377,12 @@ describe('kNN router', () => {
       spec({ id: 'm3', tier: 3, inputUsdPer1M: 10, outputUsdPer1M: 30 }),
     ]);
     const f = extractFeatures(query);
-    const aggressive = routeByKnn(index, ladder, query, f, { lambda: 1 });
+    const aggressive = routeByKnn(index, ladder, query, f, { lambda: 1, selection: 'cheapest' });
     assert.equal(aggressive.model, 'm1');
     assert.equal(aggressive.confidence, 2 / 3);
     assert.match(aggressive.reason, /^kNN \(k=3\): m1 p\(pass\)=0\.67 >= threshold/);
     assert.equal(aggressive.policyVersion, 'knn-k3');
-    assert.equal(routeByKnn(index, ladder, query, f, { lambda: 0 }).model, 'm3');
+    assert.equal(routeByKnn(index, ladder, query, f, { lambda: 0, selection: 'cheapest' }).model, 'm3');
     assert.throws(() => trainKnn(examples, DEFAULT_FEATURE_SETTINGS, 0), /k must be a whole number of at least 1/);
   });
 });

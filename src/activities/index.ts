@@ -159,7 +159,7 @@ export function createActivities(deps: ActivityDeps) {
           text: completion.text,
           inputTokens: completion.inputTokens,
           outputTokens: completion.outputTokens,
-          costUsd: priceTokens(model, completion.inputTokens, completion.outputTokens),
+          costUsd: completion.recordedCostUsd ?? priceTokens(model, completion.inputTokens, completion.outputTokens),
           latencyMs: completion.latencyMs,
           origin: completion.origin,
           ...(completion.recordedQuality !== undefined ? { recordedQuality: completion.recordedQuality } : {}),

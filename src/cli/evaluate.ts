@@ -123,7 +123,7 @@ type ComparedMetrics = Pick<RunSummary, (typeof COMPARED_METRICS)[number]>;
 export interface EvalOutput extends EvalReport {
   notes: string[];
   retentionLevels?: { retention: number; strategyCost: number | null; knnCost: number | null; blindMixingCost: number | null }[];
-  throughTemporal?: { metrics: ComparedMetrics; maxAbsDifference: Record<string, number> };
+  throughTemporal?: { metrics: ComparedMetrics; maxAbsDifference: ComparedMetrics };
 }
 
 export async function runEval(cmd: EvalCommand): Promise<EvalOutput> {
@@ -161,7 +161,7 @@ export async function runEval(cmd: EvalCommand): Promise<EvalOutput> {
     const fast = runStrategy(dataset.rows, strategy.router, { ...run, onProgress: undefined }).summary;
     output.throughTemporal = {
       metrics: Object.fromEntries(COMPARED_METRICS.map((k) => [k, temporal.summary[k]])) as ComparedMetrics,
-      maxAbsDifference: Object.fromEntries(COMPARED_METRICS.map((k) => [k, Math.abs(temporal.summary[k] - fast[k])])),
+      maxAbsDifference: Object.fromEntries(COMPARED_METRICS.map((k) => [k, Math.abs(temporal.summary[k] - fast[k])])) as ComparedMetrics,
     };
   }
   return output;
@@ -192,7 +192,7 @@ export function renderEval(output: EvalOutput): string {
   if (output.throughTemporal) {
     const t = output.throughTemporal;
     lines.push('', 'through real routeRequest workflows (replay provider, same simulated judge)');
-    lines.push(formatTable(['metric', 'workflows', '|workflows − fast path|'], Object.entries(t.metrics).map(([k, v]) => [k, v.toFixed(6), t.maxAbsDifference[k]!.toExponential(2)])));
+    lines.push(formatTable(['metric', 'workflows', '|workflows − fast path|'], Object.entries(t.metrics).map(([k, v]) => [k, v.toFixed(6), t.maxAbsDifference[k as keyof ComparedMetrics].toExponential(2)])));
   }
   return lines.join('\n');
 }

@@ -111,7 +111,7 @@ export const OperatingPointSchema = z
   .object({
     lambda: z.number().nonnegative(),
     threshold: z.number().min(0).max(1).optional(),
-    /** Which qualifying model the decision rule takes (src/routing/classifier/decide.ts); absent = 'cheapest'. */
+    /** Which qualifying model the decision rule takes (src/routing/classifier/decide.ts); absent = the router's default ('max-utility'). */
     selection: z.enum(['cheapest', 'min-expected-cost', 'max-utility']).optional(),
     targetRetention: z.number().min(0).max(1),
     achievedRetention: z.number(),

@@ -25,6 +25,8 @@ export interface Completion {
   origin: 'live' | 'simulated' | 'replayed';
   /** Quality recorded or simulated for this answer, 0..1; live providers leave it out. */
   recordedQuality?: number;
+  /** What this answer cost when it was recorded (replay); when set it is the call's cost instead of pricing tokens. */
+  recordedCostUsd?: number;
 }
 
 /** One adapter per provider; adding one never touches the workflows. */

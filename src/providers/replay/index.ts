@@ -227,6 +227,8 @@ export class ReplayProvider implements ModelProvider {
       latencyMs,
       origin: 'replayed',
       recordedQuality: outcome.quality,
+      // Recorded costs come from the source's own token counts, which chars/4 only approximates.
+      ...(outcome.costUsd !== null ? { recordedCostUsd: outcome.costUsd } : {}),
     };
   }
 }

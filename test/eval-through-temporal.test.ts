@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { runEval, type EvalCommand, type EvalOutput } from '../src/cli/evaluate';
+import { runTrain } from '../src/cli/train';
+
+const SHARED = join(__dirname, '..', '..', 'shared', 'data');
+const PRICES = join(SHARED, 'models.json');
+
+/**
+ * The same numbers: counts exactly; costs up to floating-point summation order, since the replay provider reports
+ * each answer's recorded cost and the workflow adds the same judge costs.
+ */
+function assertSameAsFastPath(output: EvalOutput): void {
+  const t = output.throughTemporal;
+  assert.ok(t, 'the report has the through-Temporal metrics');
+  assert.equal(t.maxAbsDifference.routingAccuracy, 0);
+  assert.equal(t.maxAbsDifference.qualityRetention, 0);
+  assert.equal(t.maxAbsDifference.escalationRate, 0);
+  assert.equal(t.metrics.routingAccuracy, output.metrics.routingAccuracy);
+  assert.ok(t.maxAbsDifference.costPer1k <= 1e-9 * output.metrics.costPer1k, `cost per 1k: ${JSON.stringify(t)}`);
+  assert.ok(t.maxAbsDifference.costSavings <= 1e-9, `cost savings: ${JSON.stringify(t)}`);
+}
+
+describe('eval --through-temporal gives the fast path\'s numbers through real workflows', () => {
+  let data: string;
+  const base = (extra: Partial<EvalCommand>): EvalCommand => ({
+    data: [data],
+    prices: PRICES,
+    strategy: 'rules',
+    gate: { enabled: true, judgeError: 0.1, judgeCostRatio: 0.1, seed: 7 },
+    maxEscalations: 1,
+    folds: 5,
+    seed: 1,
+    k: 5,
+    throughTemporal: true,
+    json: true,
+    ...extra,
+  });
+
+  before(() => {
+    const source = join(SHARED, 'routerbench', 'train.jsonl');
+    if (!existsSync(source)) throw new Error(`this test reads recorded outcomes from ${source}; it needs the shared data folder beside the project`);
+    data = join(mkdtempSync(join(tmpdir(), 'eval-tt-')), 'routerbench-48.jsonl');
+    // Every 40th row: all three recorded tasks, small enough for a quick run.
+    const lines = readFileSync(source, 'utf8').split('\n').filter((l, i) => l.trim() && i % 40 === 0);
+    writeFileSync(data, `${lines.join('\n')}\n`);
+  });
+
+  it('rules strategy with a noisy gate', async () => {
+    const output = await runEval(base({ strategy: 'rules' }));
+    assert.ok(output.n >= 50, `evaluated ${output.n} requests`);
+    assert.ok(output.metrics.escalationRate > 0, 'the sample escalates some requests, so the ladder is exercised');
+    assertSameAsFastPath(output);
+  });
+
+  it('a trained classifier artefact, loaded by path in the route activity', async () => {
+    const model = join(mkdtempSync(join(tmpdir(), 'eval-tt-model-')), 'classifier.json');
+    runTrain({ data: [data], prices: PRICES, out: model, gate: base({}).gate, maxEscalations: 1, folds: 5, seed: 1 });
+    const output = await runEval(base({ strategy: 'classifier', model, lambda: 1 }));
+    assertSameAsFastPath(output);
+  });
+
+  it('without the gate: the first choice alone, no escalation', async () => {
+    const output = await runEval(base({ strategy: 'rules', gate: { enabled: false, judgeError: 0, judgeCostRatio: 0.1, seed: 7 } }));
+    assert.equal(output.metrics.escalationRate, 0);
+    assertSameAsFastPath(output);
+  });
+});
