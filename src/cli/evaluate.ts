@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { blindMixingFrontier, blindMixingQualityAt, cheapestModelId, oracleRouter, randomRouter, rulesRouter, singleModelRouter, type Router, type RouterFamily } from '../analytics/offline/baselines';
+import { cheapestModelId, oracleRouter, randomRouter, rulesRouter, singleModelRouter, type Router, type RouterFamily } from '../analytics/offline/baselines';
 import { loadEvalDataset, loadRulesPolicy, type EvalDataset } from '../analytics/offline/dataset';
 import { DEFAULT_THRESHOLD, evaluateStrategy, renderReport, runStrategy, singleModelPoints, type EvalReport, type RunOptions } from '../analytics/offline/evaluate';
 import { artefactFamily, classifierCatalog, knnCrossValidated, outOfFoldFamily, trainingExamples } from '../analytics/offline/learned';
-import type { RunSummary } from '../analytics/offline/metrics';
+import { hullQualityAt, nonDecreasingConvexHull, type RunSummary } from '../analytics/offline/metrics';
 import { DEFAULT_JUDGE_COST_RATIO, simPlan, unitHash, type GateSimulation } from '../analytics/offline/simulate';
 import { parseClassifierArtefactJson, assertArtefactMatchesCatalog, type ClassifierArtefact } from '../domain/classifierArtefact';
 import type { RoutingPolicy } from '../domain/policy';
@@ -97,21 +97,19 @@ function strategyFor(cmd: EvalCommand, dataset: EvalDataset): Strategy {
   }
 }
 
-/** The cheapest point of a curve whose retention reaches `level`, or null when none does. */
-function costAtRetention(curve: readonly { quality: number; cost: number }[], bestQuality: number, level: number): number | null {
-  const reaching = curve.filter((p) => p.quality >= level * bestQuality).map((p) => p.cost);
-  return reaching.length > 0 ? Math.min(...reaching) : null;
-}
-
-/** The least mean cost at which blind mixing reaches a quality (bisection on its monotone frontier). */
-function blindMixingCostFor(frontier: ReturnType<typeof blindMixingFrontier>, quality: number): number | null {
-  const top = frontier[frontier.length - 1];
+/**
+ * The least mean cost at which a router family reaches a quality, on its non-decreasing convex hull (mixing two
+ * operating points at random reaches any point between them, as RouterBench's AIQ assumes); null if never reached.
+ */
+function costToReach(curve: readonly { quality: number; cost: number }[], quality: number): number | null {
+  const hull = nonDecreasingConvexHull(curve.map(({ cost, quality: q }) => ({ cost, quality: q })));
+  const top = hull[hull.length - 1];
   if (!top || top.quality < quality) return null;
   let lo = 0;
   let hi = top.cost;
   for (let i = 0; i < 60; i++) {
     const mid = (lo + hi) / 2;
-    if (blindMixingQualityAt(frontier, mid) >= quality) hi = mid;
+    if (hullQualityAt(hull, mid) >= quality) hi = mid;
     else lo = mid;
   }
   return hi;
@@ -146,12 +144,12 @@ export async function runEval(cmd: EvalCommand): Promise<EvalOutput> {
         ? report.curve
         : evaluateStrategy(dataset.rows, strategyFor({ ...cmd, strategy: 'knn' }, dataset).router, { ...run, strategy: 'knn', baselines: false, family: strategyFor({ ...cmd, strategy: 'knn' }, dataset).family!, params: LAMBDA_GRID, onProgress: undefined }).curve;
     const bestQuality = report.baselines.best?.quality ?? 0;
-    const frontier = blindMixingFrontier(singleModelPoints(dataset.rows, run));
+    const singles = singleModelPoints(dataset.rows, run);
     output.retentionLevels = RETENTION_LEVELS.map((retention) => ({
       retention,
-      strategyCost: costAtRetention(report.curve, bestQuality, retention),
-      knnCost: costAtRetention(knnCurve, bestQuality, retention),
-      blindMixingCost: blindMixingCostFor(frontier, retention * bestQuality),
+      strategyCost: costToReach(report.curve, retention * bestQuality),
+      knnCost: costToReach(knnCurve, retention * bestQuality),
+      blindMixingCost: costToReach(singles, retention * bestQuality),
     }));
   }
 

@@ -29,7 +29,7 @@ Commands:
                                     Train the calibrated pass-probability classifier on recorded outcomes.
   eval --data FILE [--data FILE ...] --strategy rules|classifier|knn|random|oracle|best|cheapest [--model MODEL.json]
        [--gate-error E] [--judge-cost-ratio J] [--no-gate] [--max-escalations N] [--lambda L] [--folds 5]
-       [--seed 1] [--k 10] [--prices models.json] [--through-temporal] [--json]
+       [--seed 1] [--k 100] [--prices models.json] [--through-temporal] [--json]
                                     Replay recorded outcomes through a strategy (no Temporal needed) and report the
                                     routing metrics, the cost-quality curve (APGR, AIQ) and the baselines.
 
@@ -162,7 +162,7 @@ async function evaluate(args: string[]): Promise<void> {
     strategy,
     ...(values.model ? { model: values.model } : {}),
     ...(lambda !== undefined ? { lambda } : {}),
-    k: intOption(values.k, 'k') ?? 10,
+    k: intOption(values.k, 'k') ?? 100,
     throughTemporal: values['through-temporal'] ?? false,
     json: values.json ?? false,
   });

@@ -8,8 +8,8 @@ import { DEFAULT_JUDGE_COST_RATIO, type GateSimulation } from '../analytics/offl
 import { trainClassifier } from '../routing/classifier/train';
 import { formatTable, percent } from './table';
 
-/** λ values tried when choosing an operating point: dense near break-even (1), sparse at the extremes. */
-export const LAMBDA_GRID = [0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4, 6, 10, 25, 100];
+/** λ values tried for curves and operating points: 0 (always the best model), then geometric from 0.005 to 20. */
+export const LAMBDA_GRID = [0, ...Array.from({ length: 37 }, (_, i) => Number((0.005 * 1.26 ** i).toPrecision(3)))];
 
 export interface TrainCommand {
   data: string[];

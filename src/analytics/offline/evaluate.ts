@@ -12,7 +12,7 @@ import {
   type SingleModelPoint,
 } from './baselines';
 import type { EvalRow } from './dataset';
-import { aiq, apgr, type CurvePoint, type OfflineMetrics, type RunSummary, summarizeRun } from './metrics';
+import { aiq, apgr, cpt, type CurvePoint, type OfflineMetrics, type RunSummary, summarizeRun } from './metrics';
 import { DEFAULT_JUDGE_COST_RATIO, runRequest, simPlan, unitHash, type GateSimulation, type SimPlan, type SimulatedRequest } from './simulate';
 
 /*
@@ -139,6 +139,8 @@ export interface EvalReport {
   metrics: OfflineMetrics;
   curve: { param: number; quality: number; cost: number }[];
   baselines: Record<string, { quality: number; cost: number }>;
+  /** RouteLLM's CPT(50 %): the least share of strong-model calls reaching half the quality gap (two-model data). */
+  cpt50?: number;
 }
 
 export interface EvaluateOptions extends BaselineRunOptions {
@@ -178,15 +180,14 @@ export function evaluateStrategy(rows: readonly EvalRow[], router: Router, optio
     for (const [name, run] of Object.entries(runs)) baselines[name] = { quality: run.quality, cost: run.cost };
     baselines['blind-mixing'] = { quality: blindMixingQualityAt(blindMixingFrontier(singles), summary.cost), cost: summary.cost };
   }
+  let cpt50: number | null = null;
   if (curvePoints.length > 0 && options.catalog.length === 2) {
     // RouteLLM's pair: weak = the cheapest model, strong = the best; their qualities alone (no gate).
     const weak = singles.find((p) => p.model === cheapestModelId(options.catalog))!;
     const strong = singles.find((p) => p.model === resolveRun(options).plan.bestModel)!;
-    metrics.apgr = apgr(
-      curvePoints.map((p) => ({ strongShare: p.strongCallShare ?? 0, quality: p.quality })),
-      weak.quality,
-      strong.quality,
-    );
+    const shares = curvePoints.map((p) => ({ strongShare: p.strongCallShare ?? 0, quality: p.quality }));
+    metrics.apgr = apgr(shares, weak.quality, strong.quality);
+    cpt50 = cpt(shares, weak.quality, strong.quality, 0.5);
   }
   return {
     strategy: options.strategy,
@@ -194,6 +195,7 @@ export function evaluateStrategy(rows: readonly EvalRow[], router: Router, optio
     metrics,
     curve: curvePoints.map(({ param, quality, cost }) => ({ param, quality, cost })),
     baselines,
+    ...(cpt50 !== null ? { cpt50 } : {}),
   };
 }
 
@@ -277,6 +279,7 @@ export function renderReport(report: EvalReport): string {
     ),
   );
   if (m.apgr === null && report.curve.length > 0) out.push('APGR: not defined here (RouteLLM defines it for two-model data only)');
+  if (report.cpt50 !== undefined) out.push(`CPT(50 %): ${percent(report.cpt50)} of calls to the strong model reach half the quality gap`);
   const names = Object.keys(report.baselines);
   if (names.length > 0) {
     const best = report.baselines.best;
