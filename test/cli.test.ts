@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseClassifierArtefactJson } from '../src/domain/classifierArtefact';
 import { DecisionLogSchema } from '../src/domain/results';
 import { DEMO_REQUESTS } from '../src/cli/demoRequests';
 
@@ -77,5 +80,41 @@ describe('model-router CLI (built, real embedded dev server)', () => {
     const { code, stderr } = await runCli(['route', '--json']);
     assert.equal(code, 2);
     assert.match(stderr, /prompt: is required/);
+  });
+
+  it('eval with an unknown strategy names the flag and the choices', async () => {
+    const { code, stderr } = await runCli(['eval', '--data', 'x.jsonl', '--strategy', 'psychic']);
+    assert.equal(code, 2);
+    assert.match(stderr, /--strategy: must be one of rules, classifier, knn, random, oracle, best, cheapest, got "psychic"/);
+  });
+
+  it('eval on a missing data file says which file', async () => {
+    const { code, stderr } = await runCli(['eval', '--data', '/nonexistent/outcomes.jsonl', '--strategy', 'rules', '--prices', join(ROOT, '..', 'shared', 'data', 'models.json')]);
+    assert.equal(code, 1);
+    assert.match(stderr, /cannot read outcome file \/nonexistent\/outcomes\.jsonl/);
+  });
+
+  it('eval with a broken model artefact names the artefact and the problem', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-artefact-'));
+    const artefact = join(dir, 'model.json');
+    writeFileSync(artefact, JSON.stringify({ formatVersion: 99 }));
+    const data = join(ROOT, '..', 'shared', 'data', 'routellm', 'mt_bench.train.jsonl');
+    const { code, stderr } = await runCli(['eval', '--data', data, '--strategy', 'classifier', '--model', artefact]);
+    assert.equal(code, 2);
+    assert.match(stderr, /classifier artefact .*model\.json.*formatVersion: unknown format version 99/);
+  });
+
+  it('train --target-retention stores the chosen operating point in the artefact', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'cli-train-')), 'mt-bench.json');
+    const data = join(ROOT, '..', 'shared', 'data', 'routellm', 'mt_bench.train.jsonl');
+    const { code, stderr } = await runCli(['train', '--data', data, '--out', out, '--target-retention', '0.95', '--gate-error', '0.1']);
+    assert.equal(code, 0, stderr);
+    const artefact = parseClassifierArtefactJson(readFileSync(out, 'utf8'));
+    const point = artefact.operatingPoint;
+    assert.ok(point, 'an operating point was stored');
+    assert.equal(point.targetRetention, 0.95);
+    assert.equal(point.gateError, 0.1);
+    assert.ok(point.achievedRetention >= 0.95, `held-out retention ${point.achievedRetention} reaches the target`);
+    assert.match(stderr, /operating point \(5-fold held-out\): λ=/);
   });
 });

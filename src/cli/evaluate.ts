@@ -139,10 +139,15 @@ export async function runEval(cmd: EvalCommand): Promise<EvalOutput> {
   const output: EvalOutput = { ...report, notes: [strategy.note, ...dataset.notes, cmd.gate.enabled ? `gate: judge error ${cmd.gate.judgeError}, judge cost ${cmd.gate.judgeCostRatio ?? DEFAULT_JUDGE_COST_RATIO} × the cheapest call, max escalations ${cmd.maxEscalations}` : 'no gate: the first choice alone'] };
 
   if ((cmd.strategy === 'classifier' || cmd.strategy === 'knn') && strategy.family) {
-    const knnCurve =
-      cmd.strategy === 'knn'
-        ? report.curve
-        : evaluateStrategy(dataset.rows, strategyFor({ ...cmd, strategy: 'knn' }, dataset).router, { ...run, strategy: 'knn', baselines: false, family: strategyFor({ ...cmd, strategy: 'knn' }, dataset).family!, params: LAMBDA_GRID, onProgress: undefined }).curve;
+    let knnCurve = report.curve;
+    if (cmd.strategy === 'classifier') {
+      // kNN on the same text features, same folds protocol and λ, beside the classifier.
+      const knn = strategyFor({ ...cmd, strategy: 'knn' }, dataset);
+      const knnReport = evaluateStrategy(dataset.rows, knn.router, { ...run, strategy: 'knn', baselines: false, family: knn.family!, params: LAMBDA_GRID, onProgress: undefined });
+      const knnRun = runStrategy(dataset.rows, knn.router, { ...run, onProgress: undefined }).summary;
+      output.baselines.knn = { quality: knnRun.quality, cost: knnRun.cost };
+      knnCurve = knnReport.curve;
+    }
     const bestQuality = report.baselines.best?.quality ?? 0;
     const singles = singleModelPoints(dataset.rows, run);
     output.retentionLevels = RETENTION_LEVELS.map((retention) => ({
