@@ -10,7 +10,7 @@ import { PROJECT_ROOT } from '../servers/binaries';
 import { freePort } from '../servers/localServer';
 import { DEMO_REQUESTS } from './demoRequests';
 import { openSession, untilInterrupted } from './session';
-import { formatTable, percent, usd } from './table';
+import { formatTable, percent, usd } from '../analytics/table';
 
 export interface DemoReport {
   requests: number;

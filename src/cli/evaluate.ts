@@ -12,7 +12,7 @@ import { ValidationError } from '../domain/validation';
 import { trainClassifier } from '../routing/classifier/train';
 import { PROJECT_ROOT } from '../servers/binaries';
 import { progressBar } from './progress';
-import { formatTable, percent } from './table';
+import { formatTable, percent } from '../analytics/table';
 import { runThroughTemporal } from './throughTemporal';
 import { LAMBDA_GRID } from './train';
 

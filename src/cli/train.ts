@@ -6,7 +6,7 @@ import { runStrategy, DEFAULT_THRESHOLD } from '../analytics/offline/evaluate';
 import { classifierCatalog, outOfFoldFamily, trainingExamples } from '../analytics/offline/learned';
 import { DEFAULT_JUDGE_COST_RATIO, type GateSimulation } from '../analytics/offline/simulate';
 import { trainClassifier } from '../routing/classifier/train';
-import { formatTable, percent } from './table';
+import { formatTable, percent } from '../analytics/table';
 
 /** λ values tried for curves and operating points: 0 (always the best model), then geometric from 0.005 to 20. */
 export const LAMBDA_GRID = [0, ...Array.from({ length: 37 }, (_, i) => Number((0.005 * 1.26 ** i).toPrecision(3)))];

@@ -1,6 +1,6 @@
 import type { ModelSpec } from '../../domain/catalog';
 import type { RulesPolicy } from '../../domain/policy';
-import { formatTable, percent } from '../../cli/table';
+import { formatTable, percent } from '../table';
 import {
   baselineRouters,
   blindMixingFrontier,
