@@ -16,10 +16,10 @@ import { chooseByThreshold, costThreshold, describeChoice, routeByClassifier, ty
 import { knnNeighbours, knnPassRates, routeByKnn, trainKnn } from '../src/routing/classifier/knn';
 import { sigmoid, trainLogisticModels } from '../src/routing/classifier/logistic';
 import { passProbabilities, topFeatures } from '../src/routing/classifier/predict';
-import { labelsFromQualities, seededRandom, trainClassifier, type TrainingExample, type ClassifierCatalogModel } from '../src/routing/classifier/train';
+import { labelsFromQualities, penaltyScales, seededRandom, trainClassifier, type TrainingExample, type ClassifierCatalogModel } from '../src/routing/classifier/train';
 import { extractFeatures } from '../src/routing/features';
 import { escalationLadder } from '../src/routing/ladder';
-import { DEFAULT_FEATURE_SETTINGS, featurize } from '../src/routing/textFeatures';
+import { DEFAULT_FEATURE_SETTINGS, TEXT_OFFSET, featurize } from '../src/routing/textFeatures';
 
 const CATALOG: ClassifierCatalogModel[] = [
   { id: 'small', tier: 1, inputUsdPer1M: 0.2, outputUsdPer1M: 0.4 },
@@ -107,6 +107,33 @@ describe('training', () => {
       /Invalid feature settings: hashBits/,
     );
     assert.throws(() => trainClassifier(EXAMPLES, { ...TRAIN_OPTIONS, l2: 0 }), /l2 must be greater than 0/);
+  });
+
+  test('the IDF-weighted penalty: rare text slots scale by their IDF, dense slots by a constant; off gives the plain fit', () => {
+    const rows = [
+      { indices: [0, TEXT_OFFSET, TEXT_OFFSET + 1], values: [0.5, 0.6, 0.8] },
+      { indices: [0, TEXT_OFFSET], values: [0.5, 1] },
+      { indices: [TEXT_OFFSET], values: [1] },
+    ];
+    const scales = penaltyScales(rows);
+    assert.equal(scales.get(TEXT_OFFSET), Math.log(4 / 4) + 1, 'in every row: IDF 1');
+    assert.equal(scales.get(TEXT_OFFSET + 1), Math.log(4 / 2) + 1);
+    assert.equal(scales.get(0), 5);
+    assert.equal(scales.has(TEXT_OFFSET + 2), false);
+    // Equivalent to penalising (w_j / s_j)²: the plain fit on rows scaled by s_j, with the weights scaled back.
+    const scaledRows = EXAMPLES.map((e) => featurize(e.request, extractFeatures(e.request), DEFAULT_FEATURE_SETTINGS));
+    const s = penaltyScales(scaledRows);
+    const labels = [Int8Array.from(EXAMPLES, (e) => (e.passes.small ? 1 : 0))];
+    const [plainOnScaled] = trainLogisticModels(scaledRows.map((r) => ({ indices: r.indices, values: r.values.map((v, t) => v * s.get(r.indices[t]!)!) })), labels, { l2: 1e-2, maxIterations: 200 });
+    const idf = trainClassifier(EXAMPLES, { ...TRAIN_OPTIONS, l2: 1e-2 }).artefact.models.small!;
+    plainOnScaled!.indices.forEach((j, t) => {
+      const stored = idf.values[idf.indices.indexOf(j)] ?? 0;
+      assert.ok(Math.abs(stored - plainOnScaled!.values[t]! * s.get(j)!) <= 1e-3 * Math.max(1, Math.abs(stored)), `slot ${j}`);
+    });
+    const plain = trainClassifier(EXAMPLES, { ...TRAIN_OPTIONS, idfPenalty: false, l2: 1e-2 }).artefact.models.small!;
+    const [direct] = trainLogisticModels(scaledRows, labels, { l2: 1e-2, maxIterations: 200 });
+    assert.deepEqual(plain.indices, direct!.indices.filter((_, t) => Number(direct!.values[t]!.toPrecision(4)) !== 0));
+    assert.notDeepEqual(plain.values, idf.values);
   });
 
   test('logistic regression recovers a known probability: labels ~ Bernoulli(sigmoid(2x))', () => {
