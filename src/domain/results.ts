@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const STRATEGIES = ['rules', 'classifier', 'bandit', 'fixed'] as const;
+export const STRATEGIES = ['rules', 'classifier', 'knn', 'bandit'] as const;
 export const StrategySchema = z.enum(STRATEGIES);
 export type Strategy = z.infer<typeof StrategySchema>;
 

@@ -128,10 +128,7 @@ export interface KnnRouteOptions extends CostRuleOptions {
   expectedOutputTokens?: Readonly<Record<string, number | null>>;
 }
 
-/**
- * Routes by kNN pass rates with the classifier's threshold rule. Reported as strategy "classifier" (a
- * nonparametric one) with policyVersion "knn-k<k>", since the decision schema has no kNN strategy.
- */
+/** Routes by kNN pass rates with the classifier's decision rule (the offline baseline; policyVersion "knn-k<k>"). */
 export function routeByKnn(index: KnnIndex, ladder: readonly Rung[], request: Pick<RouteRequest, 'prompt' | 'history'>, features: RequestFeatures, options: KnnRouteOptions = {}): RoutingDecision {
   const rates = knnPassRates(index, request, features);
   for (const r of ladder) if (rates[r.id] === undefined) throw new Error(`model "${r.id}" is on the ladder but has no outcomes in the kNN router's training data`);
@@ -143,7 +140,7 @@ export function routeByKnn(index: KnnIndex, ladder: readonly Rung[], request: Pi
     confidenceAdjustment: choice.passProbability - choice.threshold,
     alternatives: ladder.filter((r) => r.id !== choice.model).map((r) => r.id),
     reason: `kNN (k=${index.k}): ${describeChoice(choice, rule)}; pass rates are over the ${index.k} most similar training requests`,
-    strategy: 'classifier',
+    strategy: 'knn',
     policyVersion: `knn-k${index.k}`,
   };
 }
