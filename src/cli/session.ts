@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { installCliRuntime } from './runtime';
 import { join } from 'node:path';
 import { RouterClient } from '../client';
 import { PROJECT_ROOT } from '../servers/binaries';
@@ -27,15 +28,9 @@ export interface SessionOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-let runtimeInstalled = false;
-
 export async function openSession(options: SessionOptions = {}): Promise<RouterSession> {
   const env = options.env ?? process.env;
-  if (!runtimeInstalled) {
-    // Warnings only: the CLI's own output is the product; the SDK's info logs would drown it.
-    Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
-    runtimeInstalled = true;
-  }
+  installCliRuntime();
   const config = loadRouterConfig(env);
   const wiring = wireActivityDeps(config, env, options.decisionLogPath ? { decisionLogPath: options.decisionLogPath } : {});
 

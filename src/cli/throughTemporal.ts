@@ -12,6 +12,7 @@ import { PROJECT_ROOT } from '../servers/binaries';
 import { startLocalServer } from '../servers/localServer';
 import { workflowCode } from '../worker/bundle';
 import { createRouterWorker } from '../worker/createWorker';
+import { installCliRuntime } from './runtime';
 
 export interface ThroughTemporalOptions {
   dataPaths: readonly string[];
@@ -48,6 +49,7 @@ export async function runThroughTemporal(dataset: EvalDataset, options: ThroughT
   const threshold = options.policy.gate.threshold;
   const gate: GateSimulation = options.gate.enabled ? options.gate : { ...options.gate, judgeError: 0, judgeCostUsd: 0 };
   const policy: RoutingPolicy = options.gate.enabled ? options.policy : { ...options.policy, gate: { threshold: 0 } };
+  installCliRuntime();
   const server = await startLocalServer({ logFile: join(PROJECT_ROOT, '.model-router', 'temporal-server.log') });
   try {
     const worker = await createRouterWorker({
