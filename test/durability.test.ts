@@ -10,7 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DecisionLogStore } from '../src/analytics/decisionLogStore';
 import { RouterClient } from '../src/client';
 import type { RouteRequestInput } from '../src/domain/request';
-import { priceTokens } from '../src/routing/cost';
+import { priceTokens } from '../src/domain/cost';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { testCatalog } from './helpers/catalog';
 import { ANSWER_USAGE, judgedModels, loopbackDeps } from './helpers/loopbackRouter';

@@ -14,7 +14,7 @@ import {
   rowOutputTokens,
 } from '../src/providers/replay';
 import { ProviderError, type CompletionRequest } from '../src/providers/types';
-import { estimateTokens } from '../src/routing/cost';
+import { estimateTokens } from '../src/domain/cost';
 
 function spec(id: string, extra: Partial<ModelSpec> = {}): ModelSpec {
   return {

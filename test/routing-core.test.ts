@@ -1,3 +1,4 @@
+import { nextStep } from '../src/routing/escalation';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import catalogJson from '../config/catalog.json';
@@ -390,5 +391,22 @@ describe('buildDecisionLog arithmetic', () => {
       () => buildDecisionLog({ request: req, plan: { ...plan, bestModel: 'gone' }, attempts, final: { attempt: attempts[0]!, answer: '' }, workflowId: 'w', timestamp: 't' }),
       /best model "gone" is not on the ladder/,
     );
+  });
+});
+
+describe('nextStep: the escalation policy', () => {
+  const plan = { ladder, bestModel: 'gpt-4o', maxEscalations: 2 };
+  const failed = (model: string, costUsd: number) => ({ model, costUsd, verdict: { passed: false, score: 0.2, threshold: 0.95, evaluator: 'test', reasons: [], costUsd: 0.0001 } });
+
+  it('climbs one tier after a failure and stops after a pass', () => {
+    assert.deepEqual(nextStep(plan, [failed('gpt-4o-mini', 0.001)]), { model: 'gpt-4.1-mini', cause: 'escalation' });
+    const passed = { ...failed('gpt-4o-mini', 0.001), verdict: { ...failed('x', 0).verdict, passed: true } };
+    assert.equal(nextStep(plan, [passed]), undefined);
+  });
+
+  it('stops escalating once the request has spent its budget', () => {
+    // Spent 0.001 + 0.0001 (judge) = 0.0011: a budget of 0.001 is exhausted, 0.002 is not.
+    assert.equal(nextStep({ ...plan, budgetUsd: 0.001 }, [failed('gpt-4o-mini', 0.001)]), undefined);
+    assert.deepEqual(nextStep({ ...plan, budgetUsd: 0.002 }, [failed('gpt-4o-mini', 0.001)]), { model: 'gpt-4.1-mini', cause: 'escalation' });
   });
 });

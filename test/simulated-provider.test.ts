@@ -4,7 +4,7 @@ import type { ModelSpec } from '../src/domain/catalog';
 import { TASK_TYPES, type OutputSchema, type TaskType } from '../src/domain/request';
 import { SIMULATED_PROFILES, SimulatedProvider, promptChars } from '../src/providers/simulated';
 import { ProviderError, type CompletionRequest } from '../src/providers/types';
-import { estimateTokens } from '../src/routing/cost';
+import { estimateTokens } from '../src/domain/cost';
 
 function spec(id: string, tier: number, tierName: ModelSpec['tierName']): ModelSpec {
   return {
@@ -212,10 +212,9 @@ describe('SimulatedProvider', () => {
     const slow = new SimulatedProvider({ latencyScale: 1 });
     const controller = new AbortController();
     const reason = new Error('activity cancelled');
-    const started = Date.now();
     setTimeout(() => controller.abort(reason), 20);
+    // Without the abort the call would sleep its simulated seconds and resolve; it must reject with the reason.
     await assert.rejects(slow.complete(request({ model: large, taskType: 'generation', signal: controller.signal })), (err) => err === reason);
-    assert.ok(Date.now() - started < 2000, 'should stop sleeping as soon as it is aborted');
 
     const already = new AbortController();
     already.abort(reason);

@@ -5,7 +5,7 @@ import type { ActivityDeps } from '../src/activities';
 import type { RouteRequestInput } from '../src/domain/request';
 import type { DecisionLog } from '../src/domain/results';
 import { RouterClient } from '../src/client';
-import { priceTokens } from '../src/routing/cost';
+import { priceTokens } from '../src/domain/cost';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { defaultPolicies, testCatalog } from './helpers/catalog';
 import { judgedModels, loopbackDeps, type LoopbackScript } from './helpers/loopbackRouter';

@@ -2,12 +2,12 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Catalog, ModelSpec } from '../domain/catalog';
 import type { ClassifierPolicy, RoutingPolicy } from '../domain/policy';
 import { RouteRequestSchema, type RouteRequest } from '../domain/request';
-import type { DecisionLog, ModelResult, QualityVerdict, RequestFeatures, RoutingDecision } from '../domain/results';
+import type { DecisionLog, DecisionLogSink, ModelResult, QualityVerdict, RequestFeatures, RoutingDecision } from '../domain/results';
 import { parseOrThrow, ValidationError } from '../domain/validation';
 import type { QualityGate } from '../evaluators/gate';
 import { RecordedVerdictMissingError } from '../evaluators/recorded';
 import { ProviderError, type ModelProvider } from '../providers/types';
-import { priceTokens } from '../routing/cost';
+import { priceTokens } from '../domain/cost';
 import { extractFeatures } from '../routing/features';
 import { bestModel, escalationLadder } from '../routing/ladder';
 import type { RoutePlan } from '../routing/plan';
@@ -15,10 +15,6 @@ import { routeByClassifier } from '../routing/classifier/decide';
 import { routeByRules } from '../routing/ruleStrategy';
 import { ArtefactCache } from './classifierArtefacts';
 
-/** Where finished requests are written; implementations must treat a repeated requestId as already written. */
-export interface DecisionLogSink {
-  record(log: DecisionLog): void | Promise<void>;
-}
 
 export interface ActivityDeps {
   catalog: Catalog;
@@ -105,9 +101,10 @@ export function createActivities(deps: ActivityDeps) {
       // A missing, broken or mismatched artefact is configuration: retrying the request cannot fix it.
       throw ApplicationFailure.nonRetryable(`policy "${policy.id}": ${(err as Error).message}`, 'UnknownPolicy');
     }
+    const { lambda, judgeCostRatio } = policy.classifier;
     return routeByClassifier(artefact, ladder, request, features, {
-      ...(policy.classifier.lambda !== undefined ? { lambda: policy.classifier.lambda } : {}),
-      judgeCostRatio: policy.classifier.judgeCostRatio,
+      ...(lambda !== undefined ? { lambda } : {}),
+      ...(judgeCostRatio !== undefined ? { judgeCostRatio } : {}),
     });
   }
 
@@ -122,14 +119,17 @@ export function createActivities(deps: ActivityDeps) {
         );
       }
       const features = extractFeatures(request);
+      const decision = policy.strategy === 'rules' ? routeByRules(policy, ladder, request, features) : routeByClassifierPolicy(policy, request, features);
       return {
-        decision: policy.strategy === 'rules' ? routeByRules(policy, ladder, request, features) : routeByClassifierPolicy(policy, request, features),
+        decision,
         features,
         ladder,
         bestModel: best.id,
         maxEscalations: policy.maxEscalations,
         gateThreshold: policy.gate.threshold,
-        policyVersion: policy.version,
+        // A classifier decision depends on the policy and on the artefact that was trained for it.
+        policyVersion: decision.policyVersion === policy.version ? policy.version : `${policy.version}+${decision.policyVersion}`,
+        ...(request.budgetUsd !== undefined ? { budgetUsd: request.budgetUsd } : {}),
       };
     },
 
@@ -172,7 +172,7 @@ export function createActivities(deps: ActivityDeps) {
 
     async evaluateAnswer({ request, result, threshold }: EvaluateInput): Promise<QualityVerdict> {
       try {
-        return await deps.gate.evaluate(request, result, threshold, Context.current().cancellationSignal);
+        return await withHeartbeat(deps.heartbeatIntervalMs ?? 5_000, (signal) => deps.gate.evaluate(request, result, threshold, signal));
       } catch (err) {
         // A judge is a model call like any other and fails the same ways.
         if (err instanceof ProviderError) throw toActivityFailure(err, 'quality judge');

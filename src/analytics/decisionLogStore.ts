@@ -1,8 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DecisionLogSchema, type DecisionLog } from '../domain/results';
-import type { DecisionLogSink } from '../activities';
+import { DecisionLogSchema, type DecisionLog, type DecisionLogSink } from '../domain/results';
 
 /**
  * One row per request in a SQLite file. The requestId is the primary key and inserts are "OR IGNORE", so an

@@ -27,7 +27,9 @@ export interface DemoReport {
 export function demoOutcome(log: DecisionLog, request: RouteRequest, catalog: Catalog, simulator: SimulatedProvider): RequestOutcome {
   const ladder = escalationLadder(catalog.models);
   const chars = promptChars(request.prompt, request.history);
-  const outcome = (model: string) => simulator.preview(request.requestId, model, request.taskType, request.domain, chars, request.outputSchema);
+  const spec = (model: string) => catalog.models.find((m) => m.id === model)!;
+  const outcome = (model: string) => simulator.preview(request.requestId, spec(model), request.taskType, request.domain, chars, request.outputSchema);
+  const best = bestModel(ladder);
   const tierOf = (model: string) => ladder.find((r) => r.id === model)!.tier;
   const passingTiers = ladder.filter((r) => outcome(r.id).passes).map((r) => r.tier);
   return {
@@ -37,8 +39,8 @@ export function demoOutcome(log: DecisionLog, request: RouteRequest, catalog: Ca
     escalated: log.wasEscalated,
     costUsd: log.costUsd,
     quality: outcome(log.finalModel).quality,
-    bestCostUsd: log.costUsd + log.costSavedUsd,
-    bestQuality: outcome(bestModel(ladder).id).quality,
+    bestCostUsd: outcome(best.id).costUsd!,
+    bestQuality: outcome(best.id).quality,
   };
 }
 

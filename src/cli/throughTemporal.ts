@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { EvalRow, EvalDataset } from '../analytics/offline/dataset';
 import { summarizeRun, type RunSummary } from '../analytics/offline/metrics';
 import { simPlan, type GateSimulation, type SimulatedRequest } from '../analytics/offline/simulate';
-import { SimulatedJudge } from '../analytics/offline/simulatedJudge';
+import { SimulatedJudge } from './simulatedJudge';
 import { RouterClient } from '../client';
 import type { RoutingPolicy } from '../domain/policy';
 import type { DecisionLog } from '../domain/results';

@@ -64,8 +64,8 @@ export const ClassifierPolicySchema = z
         artefactPath: z.string().min(1),
         /** The cost-quality knob; defaults to the operating point stored in the artefact. */
         lambda: z.number().nonnegative().optional(),
-        /** Judge cost as a share of the cheapest model's call, for the cost-derived threshold. */
-        judgeCostRatio: z.number().nonnegative().default(0.1),
+        /** Judge cost as a share of the cheapest model's call; defaults to the artefact's operating point, else 0.1. */
+        judgeCostRatio: z.number().nonnegative().optional(),
       })
       .strict(),
   })

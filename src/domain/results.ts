@@ -100,3 +100,8 @@ export const DecisionLogSchema = z.object({
   origin: z.enum(['live', 'simulated', 'replayed', 'mixed']),
 });
 export type DecisionLog = z.infer<typeof DecisionLogSchema>;
+
+/** Where finished requests are written; implementations must treat a repeated requestId as already written. */
+export interface DecisionLogSink {
+  record(log: DecisionLog): void | Promise<void>;
+}

@@ -1,5 +1,6 @@
 import type { RouteRequest } from '../domain/request';
 import type { ModelResult, QualityVerdict } from '../domain/results';
+import { JudgeReplyError } from './judge';
 import type { Evaluator } from './types';
 
 export { defaultValidators } from './validators';
@@ -44,7 +45,14 @@ export class QualityGate {
     if (!this.scorer) return { passed: true, score: 1, threshold, evaluator, reasons: [], costUsd };
 
     signal?.throwIfAborted();
-    const graded = await this.scorer.evaluate(request, result, signal);
+    let graded;
+    try {
+      graded = await this.scorer.evaluate(request, result, signal);
+    } catch (err) {
+      // The judge was paid and answered nonsense: count its cost and treat the answer as unverified (escalate).
+      if (!(err instanceof JudgeReplyError)) throw err;
+      return { passed: false, score: 0, threshold, evaluator, reasons: [err.message], costUsd: costUsd + err.costUsd };
+    }
     if (!Number.isFinite(graded.score)) throw new Error(`evaluator ${this.scorer.name} returned a non-numeric score`);
     const score = Math.min(1, Math.max(0, graded.score));
     costUsd += graded.costUsd;

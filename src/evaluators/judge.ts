@@ -2,7 +2,7 @@ import type { ModelSpec } from '../domain/catalog';
 import type { OutputSchema, RouteRequest } from '../domain/request';
 import type { ModelResult } from '../domain/results';
 import type { ModelProvider } from '../providers/types';
-import { priceTokens } from '../routing/cost';
+import { priceTokens } from '../domain/cost';
 import { extractJsonText } from './validators';
 import type { Evaluation, Evaluator } from './types';
 

@@ -1,6 +1,6 @@
 import type { RouteRequest } from '../domain/request';
 import type { Attempt, DecisionLog } from '../domain/results';
-import { priceTokens } from './cost';
+import { priceTokens } from '../domain/cost';
 import type { RoutePlan } from './plan';
 
 export interface DecisionContext {

@@ -1,6 +1,6 @@
 import type { RequestFeatures } from '../domain/results';
 import type { RouteRequest } from '../domain/request';
-import { estimateTokens } from './cost';
+import { estimateTokens } from '../domain/cost';
 
 /** Domains where a wrong answer is costly enough that quality outranks price. */
 export const HIGH_RISK_DOMAINS: readonly string[] = ['medical', 'healthcare', 'legal', 'finance', 'financial', 'safety'];

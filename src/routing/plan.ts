@@ -13,4 +13,6 @@ export interface RoutePlan {
   maxEscalations: number;
   gateThreshold: number;
   policyVersion: string;
+  /** The caller's spending cap: no escalation starts once the request has cost this much. */
+  budgetUsd?: number;
 }

@@ -253,18 +253,3 @@ export function featureName(index: number, textNames: Readonly<Record<string, st
   if (index < TEXT_OFFSET) return DENSE_FEATURE_NAMES[index] ?? `slot ${index}`;
   return textNames[String(index)] ?? `text n-gram #${index - TEXT_OFFSET}`;
 }
-
-/** Dot product of two sparse vectors. */
-export function sparseDot(a: SparseVector, b: SparseVector): number {
-  let i = 0;
-  let j = 0;
-  let sum = 0;
-  while (i < a.indices.length && j < b.indices.length) {
-    const x = a.indices[i]!;
-    const y = b.indices[j]!;
-    if (x === y) sum += a.values[i++]! * b.values[j++]!;
-    else if (x < y) i++;
-    else j++;
-  }
-  return sum;
-}

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ActivityDeps } from '../activities';
+import { ArtefactCache } from '../activities/classifierArtefacts';
 import { DecisionLogStore } from '../analytics/decisionLogStore';
 import { ScorerByOrigin } from '../evaluators/byOrigin';
 import { QualityGate, defaultValidators } from '../evaluators/gate';
@@ -47,6 +48,12 @@ export function wireActivityDeps(config: RouterConfig, env: NodeJS.ProcessEnv = 
     const model = config.catalog.models.find((m) => m.id === env.MODEL_ROUTER_JUDGE_MODEL);
     if (!model) throw new Error(`MODEL_ROUTER_JUDGE_MODEL: "${env.MODEL_ROUTER_JUDGE_MODEL}" is not in the catalog`);
     judge = new LlmJudge({ provider: providers[model.provider]!, model });
+  }
+
+  // A classifier policy whose artefact is missing or was trained for another catalog would fail every request.
+  const artefacts = new ArtefactCache(config.catalog.models);
+  for (const policy of config.policies.values()) {
+    if (policy.strategy === 'classifier') artefacts.get(policy.classifier.artefactPath);
   }
 
   const store = new DecisionLogStore(overrides.decisionLogPath ?? env.MODEL_ROUTER_DECISION_LOG ?? DEFAULT_DECISION_LOG);

@@ -31,12 +31,16 @@ const { recordDecision } = proxyActivities<RouterActivities>({
   summary: 'record: write the decision log row',
 });
 
+// The judge is a model call too: it heartbeats, so cancellation reaches it and a dead worker is noticed early.
 const EVALUATE_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '60s',
   scheduleToCloseTimeout: '5m',
+  heartbeatTimeout: '20s',
   retry: { ...retry, maximumAttempts: 5 },
 };
-const { callModel, evaluateAnswer } = proxyActivities<RouterActivities>(EVALUATE_OPTIONS);
+const { evaluateAnswer } = proxyActivities<RouterActivities>(EVALUATE_OPTIONS);
+// Per-call options (the model's own timeouts and a summary) come from modelCallOptions.
+const { callModel } = proxyActivities<RouterActivities>({ startToCloseTimeout: '60s' });
 
 function modelCallOptions(rung: Rung, summary: string): ActivityOptions {
   return {

@@ -306,20 +306,3 @@ export function renderReport(report: EvalReport): string {
   }
   return out.join('\n');
 }
-
-/** A table of full run summaries (e.g. runBaselines' result). */
-export function renderRunTable(runs: Record<string, RunSummary>): string {
-  return formatTable(
-    ['strategy', 'quality', 'cost / 1k', 'routing acc.', 'cost savings', 'retention', 'escalation', 'strong calls'],
-    Object.entries(runs).map(([name, r]) => [
-      name,
-      r.quality.toFixed(4),
-      `$${r.costPer1k.toFixed(4)}`,
-      percent(r.routingAccuracy),
-      percent(r.costSavings),
-      percent(r.qualityRetention),
-      percent(r.escalationRate),
-      percent(r.strongCallShare),
-    ]),
-  );
-}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { estimateTokens } from '../../routing/cost';
+import { estimateTokens } from '../../domain/cost';
 import { ProviderError, type Completion, type CompletionRequest, type ModelProvider } from '../types';
 
 export interface OpenAICompatibleOptions {

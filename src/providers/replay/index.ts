@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { ModelSpec } from '../../domain/catalog';
-import { estimateTokens } from '../../routing/cost';
+import { estimateTokens } from '../../domain/cost';
 import { ProviderError, type Completion, type CompletionRequest, type ModelProvider } from '../types';
 
 /*

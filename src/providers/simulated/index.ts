@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ModelSpec } from '../../domain/catalog';
 import type { HistoryTurn, OutputSchema, TaskType } from '../../domain/request';
-import { priceTokens } from '../../routing/cost';
+import { priceTokens } from '../../domain/cost';
 import { ProviderError, type Completion, type CompletionRequest, type ModelProvider } from '../types';
 import { DOMAIN_ALIASES, LATENCY_ASSUMPTIONS, SIMULATED_PROFILES, type SimulatedModelProfile } from './profiles';
 

@@ -1,7 +1,7 @@
 import type { ClassifierArtefact } from '../../domain/classifierArtefact';
 import type { RouteRequest } from '../../domain/request';
 import type { RequestFeatures, RoutingDecision } from '../../domain/results';
-import { priceTokens } from '../cost';
+import { priceTokens } from '../../domain/cost';
 import { bestModel, type Rung } from '../ladder';
 import { describeContributions, passProbabilitiesOfVector, requestVector, topFeaturesOfVector } from './predict';
 

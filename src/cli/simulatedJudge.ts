@@ -1,8 +1,8 @@
-import type { RouteRequest } from '../../domain/request';
-import type { ModelResult } from '../../domain/results';
-import type { Evaluation, Evaluator } from '../../evaluators/types';
-import type { EvalRow } from './dataset';
-import { judgeCostFor, judgeErs, type GateSimulation } from './simulate';
+import type { RouteRequest } from '../domain/request';
+import type { ModelResult } from '../domain/results';
+import type { Evaluation, Evaluator } from '../evaluators/types';
+import type { EvalRow } from '../analytics/offline/dataset';
+import { judgeCostFor, judgeErs, type GateSimulation } from '../analytics/offline/simulate';
 
 /**
  * The offline evaluator's judge, as a gate evaluator for real workflows (`eval --through-temporal`): it knows the

@@ -1,4 +1,4 @@
-import type { ModelSpec } from '../domain/catalog';
+import type { ModelSpec } from './catalog';
 
 /** The token estimate the recorded data follows where a provider reports no usage: characters ÷ 4. */
 export function estimateTokens(text: string): number {
