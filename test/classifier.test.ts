@@ -335,8 +335,8 @@ describe('artefact file', () => {
 
   test('an unknown format version is refused with the version this router reads', () => {
     assert.throws(
-      () => parseClassifierArtefact(edited((a) => (a.formatVersion = 2)), 'model.json'),
-      /Invalid model\.json: formatVersion: unknown format version 2; this router reads format version 1/,
+      () => parseClassifierArtefact(edited((a) => (a.formatVersion = 1)), 'model.json'),
+      /Invalid model\.json: formatVersion: unknown format version 1; this router reads format version 2/,
     );
     assert.throws(() => parseClassifierArtefact(edited((a) => delete a.formatVersion)), /formatVersion: unknown format version none/);
   });

@@ -48,7 +48,21 @@ describe('featurize', () => {
   test('the hashing scheme is pinned: a change would silently break every trained artefact', () => {
     // "hello", ",", "world", "!": four unigrams of weight 1, normalised to 0.5 each.
     const v = vectorOf({ prompt: 'Hello, world!' });
-    assert.deepEqual(textBlock(v), { indices: [7176, 24827, 27886, 31874], values: [0.5, 0.5, 0.5, 0.5] });
+    const block = textBlock(v);
+    assert.deepEqual({ slots: block.indices.map((j) => j - TEXT_OFFSET), values: block.values }, { slots: [7161, 24812, 27871, 31859], values: [0.5, 0.5, 0.5, 0.5] });
+  });
+
+  test('customer tier and time sensitivity are features; their defaults add nothing', () => {
+    const slot = (name: string) => DENSE_FEATURE_NAMES.indexOf(name);
+    const valueAt = (v: SparseVector, j: number) => v.values[v.indices.indexOf(j)] ?? 0;
+    const plain = vectorOf({ prompt: 'Where is my parcel?' });
+    assert.equal(valueAt(plain, slot('customer tier')), 0);
+    assert.equal(valueAt(plain, slot('time sensitivity')), 0);
+    const urgent = vectorOf({ prompt: 'Where is my parcel?', customerTier: 'enterprise', timeSensitivity: 'high' });
+    assert.ok(valueAt(urgent, slot('customer tier')) > 0);
+    assert.ok(valueAt(urgent, slot('time sensitivity')) > 0);
+    const free = vectorOf({ prompt: 'Where is my parcel?', customerTier: 'free', timeSensitivity: 'low' });
+    assert.ok(valueAt(free, slot('customer tier')) < 0 && valueAt(free, slot('time sensitivity')) < 0);
   });
 
   test('identical prompts give identical vectors, whatever the request id', () => {

@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Catalog, ModelSpec } from '../domain/catalog';
+import { FailureType } from '../domain/failures';
 import type { ClassifierPolicy, RoutingPolicy } from '../domain/policy';
 import { RouteRequestSchema, type RouteRequest } from '../domain/request';
 import type { DecisionLog, DecisionLogSink, ModelResult, QualityVerdict, RequestFeatures, RoutingDecision } from '../domain/results';
@@ -43,20 +44,20 @@ export function toActivityFailure(err: ProviderError, model: string): Applicatio
   const message = `${model}: ${err.message}`;
   switch (err.kind) {
     case 'invalid-request':
-      return ApplicationFailure.nonRetryable(message, 'InvalidRequest', err.details);
+      return ApplicationFailure.nonRetryable(message, FailureType.InvalidRequest, err.details);
     case 'rate-limited':
       return ApplicationFailure.create({
         message,
-        type: 'RateLimited',
+        type: FailureType.RateLimited,
         details: [err.details],
         ...(err.details.retryAfterMs !== undefined ? { nextRetryDelay: err.details.retryAfterMs } : {}),
       });
     case 'timeout':
-      return ApplicationFailure.retryable(message, 'ProviderTimeout', err.details);
+      return ApplicationFailure.retryable(message, FailureType.ProviderTimeout, err.details);
     case 'malformed-response':
-      return ApplicationFailure.retryable(message, 'MalformedResponse', err.details);
+      return ApplicationFailure.retryable(message, FailureType.MalformedResponse, err.details);
     case 'unavailable':
-      return ApplicationFailure.retryable(message, 'ProviderUnavailable', err.details);
+      return ApplicationFailure.retryable(message, FailureType.ProviderUnavailable, err.details);
   }
 }
 
@@ -78,7 +79,7 @@ export function createActivities(deps: ActivityDeps) {
 
   function modelSpec(id: string): ModelSpec {
     const spec = modelsById.get(id);
-    if (!spec) throw ApplicationFailure.nonRetryable(`model "${id}" is not in the catalog (${[...modelsById.keys()].join(', ')})`, 'UnknownModel');
+    if (!spec) throw ApplicationFailure.nonRetryable(`model "${id}" is not in the catalog (${[...modelsById.keys()].join(', ')})`, FailureType.UnknownModel);
     return spec;
   }
 
@@ -87,7 +88,7 @@ export function createActivities(deps: ActivityDeps) {
     try {
       return parseOrThrow(RouteRequestSchema, request, 'RouteRequest');
     } catch (err) {
-      if (err instanceof ValidationError) throw ApplicationFailure.nonRetryable(err.message, 'ValidationError');
+      if (err instanceof ValidationError) throw ApplicationFailure.nonRetryable(err.message, FailureType.ValidationError);
       throw err;
     }
   }
@@ -99,7 +100,7 @@ export function createActivities(deps: ActivityDeps) {
       artefact = artefacts.get(policy.classifier.artefactPath);
     } catch (err) {
       // A missing, broken or mismatched artefact is configuration: retrying the request cannot fix it.
-      throw ApplicationFailure.nonRetryable(`policy "${policy.id}": ${(err as Error).message}`, 'UnknownPolicy');
+      throw ApplicationFailure.nonRetryable(`policy "${policy.id}": ${(err as Error).message}`, FailureType.UnknownPolicy);
     }
     const { lambda, judgeCostRatio } = policy.classifier;
     return routeByClassifier(artefact, ladder, request, features, {
@@ -115,7 +116,7 @@ export function createActivities(deps: ActivityDeps) {
       if (!policy) {
         throw ApplicationFailure.nonRetryable(
           `policyId "${request.policyId}" is not configured (known: ${[...deps.policies.keys()].join(', ')})`,
-          'UnknownPolicy',
+          FailureType.UnknownPolicy,
         );
       }
       const features = extractFeatures(request);
@@ -136,7 +137,7 @@ export function createActivities(deps: ActivityDeps) {
     async callModel({ request, modelId }: CallModelInput): Promise<ModelResult> {
       const model = modelSpec(modelId);
       const provider = deps.providers[model.provider];
-      if (!provider) throw ApplicationFailure.nonRetryable(`no provider "${model.provider}" is configured for model "${model.id}"`, 'UnknownModel');
+      if (!provider) throw ApplicationFailure.nonRetryable(`no provider "${model.provider}" is configured for model "${model.id}"`, FailureType.UnknownModel);
       const features = extractFeatures(request);
       try {
         const completion = await withHeartbeat(deps.heartbeatIntervalMs ?? 5_000, (signal) =>
@@ -176,7 +177,7 @@ export function createActivities(deps: ActivityDeps) {
       } catch (err) {
         // A judge is a model call like any other and fails the same ways.
         if (err instanceof ProviderError) throw toActivityFailure(err, 'quality judge');
-        if (err instanceof RecordedVerdictMissingError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidRequest');
+        if (err instanceof RecordedVerdictMissingError) throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidRequest);
         throw err;
       }
     },

@@ -10,13 +10,13 @@ import { parseOrThrow, ValidationError } from './validation';
  */
 
 /** The artefact layout this code reads and writes. Bump it when the layout or its meaning changes. */
-export const CLASSIFIER_ARTEFACT_FORMAT_VERSION = 1;
+export const CLASSIFIER_ARTEFACT_FORMAT_VERSION = 2;
 
 /**
  * Slots before the hashed text block: the request's structured features (src/routing/textFeatures.ts names them).
  * Kept here so the artefact's slot ranges can be checked without importing the routing core.
  */
-export const DENSE_SLOT_COUNT = 15;
+export const DENSE_SLOT_COUNT = 17;
 
 const ngramRange = (max: number) =>
   z

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TaskTypeSchema } from './request';
+import { CustomerTierSchema, TaskTypeSchema, TimeSensitivitySchema } from './request';
 import { TierNameSchema } from './catalog';
 
 /** Every listed condition must hold (AND); an empty `when` matches every request. */
@@ -13,8 +13,8 @@ export const RuleConditionSchema = z
     promptTokensAbove: z.number().int().nonnegative().optional(),
     historyTurnsAbove: z.number().int().nonnegative().optional(),
     reasoningMarkersAtLeast: z.number().int().positive().optional(),
-    customerTier: z.array(z.enum(['free', 'standard', 'premium', 'enterprise'])).min(1).optional(),
-    timeSensitivity: z.array(z.enum(['low', 'normal', 'high'])).min(1).optional(),
+    customerTier: z.array(CustomerTierSchema).min(1).optional(),
+    timeSensitivity: z.array(TimeSensitivitySchema).min(1).optional(),
   })
   .strict();
 export type RuleCondition = z.infer<typeof RuleConditionSchema>;

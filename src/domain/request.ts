@@ -14,6 +14,14 @@ export const TASK_TYPES = [
 export const TaskTypeSchema = z.enum(TASK_TYPES);
 export type TaskType = z.infer<typeof TaskTypeSchema>;
 
+/** The seed's QuickShip request attributes: who is asking, and how much waiting matters. */
+export const CUSTOMER_TIERS = ['free', 'standard', 'premium', 'enterprise'] as const;
+export const CustomerTierSchema = z.enum(CUSTOMER_TIERS);
+export type CustomerTier = z.infer<typeof CustomerTierSchema>;
+export const TIME_SENSITIVITIES = ['low', 'normal', 'high'] as const;
+export const TimeSensitivitySchema = z.enum(TIME_SENSITIVITIES);
+export type TimeSensitivity = z.infer<typeof TimeSensitivitySchema>;
+
 /**
  * A data description of the JSON object an extraction request expects back. It is plain data (not a zod object)
  * because it crosses the wire and the workflow history; the quality gate compiles it into a zod schema.
@@ -51,9 +59,12 @@ export type HistoryTurn = z.infer<typeof HistoryTurnSchema>;
 
 /** Business keys become workflow ids, so they are restricted to characters that read well in a URL and the Web UI. */
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-const idString = z
+export const idString = z
   .string()
   .regex(ID_PATTERN, 'must be 1-128 characters of letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
+
+/** The tenant a request is billed to and logged under; one definition for requests, logs and (later) the gateway. */
+export const TenantIdSchema = idString.default('default');
 
 export const RouteRequestSchema = z
   .object({
@@ -66,11 +77,11 @@ export const RouteRequestSchema = z
     taskType: TaskTypeSchema.default('other'),
     domain: z.string().trim().toLowerCase().min(1).max(64).default('general'),
     fieldCount: z.number().int('must be a whole number').min(0).max(1000).optional(),
-    customerTier: z.enum(['free', 'standard', 'premium', 'enterprise']).default('standard'),
-    timeSensitivity: z.enum(['low', 'normal', 'high']).default('normal'),
+    customerTier: CustomerTierSchema.default('standard'),
+    timeSensitivity: TimeSensitivitySchema.default('normal'),
     expectedOutputTokens: z.number().int('must be a whole number').positive('must be greater than 0').max(200_000).optional(),
     outputSchema: OutputSchemaSchema.optional(),
-    tenant: idString.default('default'),
+    tenant: TenantIdSchema,
     policyId: idString.default('default'),
     budgetUsd: z.number().positive('must be greater than 0').max(1000).optional(),
   })

@@ -1,8 +1,14 @@
 import { z } from 'zod';
+import { CustomerTierSchema, TimeSensitivitySchema } from './request';
 
 export const STRATEGIES = ['rules', 'classifier', 'knn', 'bandit'] as const;
 export const StrategySchema = z.enum(STRATEGIES);
 export type Strategy = z.infer<typeof StrategySchema>;
+
+/** Where an answer came from: a real endpoint, or a simulated or replayed model (labelled as such everywhere). */
+export const ANSWER_ORIGINS = ['live', 'simulated', 'replayed'] as const;
+export const AnswerOriginSchema = z.enum(ANSWER_ORIGINS);
+export type AnswerOrigin = z.infer<typeof AnswerOriginSchema>;
 
 export const RoutingDecisionSchema = z.object({
   model: z.string(),
@@ -27,7 +33,7 @@ export const ModelResultSchema = z.object({
   costUsd: z.number().nonnegative(),
   latencyMs: z.number().nonnegative(),
   /** "live" for a real endpoint; "simulated" and "replayed" answers are labelled as such everywhere. */
-  origin: z.enum(['live', 'simulated', 'replayed']),
+  origin: AnswerOriginSchema,
   /** Quality recorded for this answer (replay data or simulation profile), used by the recorded-verdict evaluator. */
   recordedQuality: z.number().min(0).max(1).optional(),
 });
@@ -51,7 +57,7 @@ export const AttemptSchema = z.object({
   outputTokens: z.number().int().nonnegative(),
   costUsd: z.number().nonnegative(),
   latencyMs: z.number().nonnegative(),
-  origin: z.enum(['live', 'simulated', 'replayed']).optional(),
+  origin: AnswerOriginSchema.optional(),
   verdict: QualityVerdictSchema.optional(),
   /** Set when the model call failed for good (after its retries). */
   error: z.string().optional(),
@@ -68,6 +74,9 @@ export const RequestFeaturesSchema = z.object({
   reasoningMarkers: z.number().int().nonnegative(),
   expectedOutputTokens: z.number().int().nonnegative(),
   complexity: z.number().min(0).max(1),
+  // Defaults: decision logs written before these features existed still parse.
+  customerTier: CustomerTierSchema.default('standard'),
+  timeSensitivity: TimeSensitivitySchema.default('normal'),
 });
 export type RequestFeatures = z.infer<typeof RequestFeaturesSchema>;
 
@@ -97,7 +106,7 @@ export const DecisionLogSchema = z.object({
   attempts: z.array(AttemptSchema),
   answer: z.string(),
   /** "simulated" or "replayed" when any answer did not come from a live model. */
-  origin: z.enum(['live', 'simulated', 'replayed', 'mixed']),
+  origin: z.enum([...ANSWER_ORIGINS, 'mixed']),
 });
 export type DecisionLog = z.infer<typeof DecisionLogSchema>;
 

@@ -1,5 +1,6 @@
 import type { ModelSpec } from '../domain/catalog';
 import type { HistoryTurn, OutputSchema, TaskType } from '../domain/request';
+import type { AnswerOrigin } from '../domain/results';
 
 /** What a provider needs to answer one model call. */
 export interface CompletionRequest {
@@ -22,7 +23,7 @@ export interface Completion {
   inputTokens: number;
   outputTokens: number;
   latencyMs: number;
-  origin: 'live' | 'simulated' | 'replayed';
+  origin: AnswerOrigin;
   /** Quality recorded or simulated for this answer, 0..1; live providers leave it out. */
   recordedQuality?: number;
   /** What this answer cost when it was recorded (replay); when set it is the call's cost instead of pricing tokens. */

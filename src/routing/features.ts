@@ -45,5 +45,7 @@ export function extractFeatures(request: RouteRequest): RequestFeatures {
     reasoningMarkers,
     expectedOutputTokens,
     complexity: Math.round(complexity * 1000) / 1000,
+    customerTier: request.customerTier,
+    timeSensitivity: request.timeSensitivity,
   };
 }

@@ -1,4 +1,4 @@
-import type { ModelSpec, TierName } from '../domain/catalog';
+import { TIER_NAMES, type ModelSpec, type TierName } from '../domain/catalog';
 
 /** A rung of the escalation ladder: enough of a ModelSpec for the workflow to climb without the catalog. */
 export interface Rung {
@@ -36,7 +36,6 @@ export function nextStronger(ladder: readonly Rung[], modelId: string): Rung | u
 export function cheapestOfTier(ladder: readonly Rung[], tierName: TierName): Rung {
   const exact = ladder.find((r) => r.tierName === tierName);
   if (exact) return exact;
-  const order: TierName[] = ['small', 'medium', 'large'];
-  const wanted = order.indexOf(tierName);
-  return ladder.find((r) => order.indexOf(r.tierName) > wanted) ?? bestModel(ladder);
+  const wanted = TIER_NAMES.indexOf(tierName);
+  return ladder.find((r) => TIER_NAMES.indexOf(r.tierName) > wanted) ?? bestModel(ladder);
 }

@@ -1,5 +1,5 @@
 import { DENSE_SLOT_COUNT, type FeatureSettings } from '../domain/classifierArtefact';
-import { TASK_TYPES, type RouteRequest } from '../domain/request';
+import { TASK_TYPES, type CustomerTier, type RouteRequest, type TimeSensitivity } from '../domain/request';
 import type { RequestFeatures } from '../domain/results';
 
 export type { FeatureSettings } from '../domain/classifierArtefact';
@@ -39,6 +39,8 @@ export const DENSE_FEATURE_NAMES: readonly string[] = [
   'log expected output tokens',
   'conversation turns',
   'field count',
+  'customer tier',
+  'time sensitivity',
   ...TASK_TYPES.map((t) => `task type ${t}`),
 ];
 if (DENSE_FEATURE_NAMES.length !== DENSE_SLOT_COUNT) throw new Error('DENSE_FEATURE_NAMES and DENSE_SLOT_COUNT disagree');
@@ -51,7 +53,11 @@ export function featureDimension(settings: FeatureSettings): number {
   return TEXT_OFFSET + 2 ** settings.hashBits;
 }
 
-function denseValues(features: RequestFeatures): number[] {
+// The defaults (standard, normal) are 0, so requests that do not set them add nothing to the vector.
+const CUSTOMER_TIER_VALUE: Record<CustomerTier, number> = { free: -0.5, standard: 0, premium: 0.5, enterprise: 1 };
+const TIME_SENSITIVITY_VALUE: Record<TimeSensitivity, number> = { low: -0.5, normal: 0, high: 1 };
+
+export function denseValues(features: RequestFeatures): number[] {
   const values = [
     features.complexity,
     Math.log1p(features.promptTokens) / 10,
@@ -60,6 +66,8 @@ function denseValues(features: RequestFeatures): number[] {
     Math.log1p(features.expectedOutputTokens) / 10,
     Math.log1p(features.historyTurns) / 5,
     Math.log1p(features.fieldCount ?? 0) / 7,
+    CUSTOMER_TIER_VALUE[features.customerTier],
+    TIME_SENSITIVITY_VALUE[features.timeSensitivity],
   ];
   for (const t of TASK_TYPES) values.push(features.taskType === t ? 1 : 0);
   return values;

@@ -9,6 +9,7 @@ import {
   type RetryPolicy,
 } from '@temporalio/workflow';
 import type { RouterActivities } from '../activities';
+import { FailureType, NON_RETRYABLE_FAILURES } from '../domain/failures';
 import type { RouteRequest } from '../domain/request';
 import type { Attempt, DecisionLog, ModelResult } from '../domain/results';
 import { buildDecisionLog } from '../routing/decisionLog';
@@ -16,10 +17,7 @@ import { nextStep, type NextStep } from '../routing/escalation';
 import type { Rung } from '../routing/ladder';
 import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy } from './searchAttributes';
 
-/** Errors that no retry can fix; everything else is retried with back-off. */
-const NON_RETRYABLE = ['InvalidRequest', 'UnknownModel', 'UnknownPolicy', 'ValidationError'];
-
-const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE };
+const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES] };
 
 const SHORT_STEP: ActivityOptions = { startToCloseTimeout: '10s', scheduleToCloseTimeout: '2m', retry: { ...retry, maximumAttempts: 5 } };
 const { planRoute } = proxyActivities<RouterActivities>({ ...SHORT_STEP, summary: 'route: request features + routing policy' });
@@ -92,7 +90,7 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
   if (keptAnswer === undefined) {
     throw ApplicationFailure.nonRetryable(
       `no model answered request ${request.requestId}: ${attempts.map((a) => `${a.model}: ${a.error}`).join('; ')}`,
-      'AllModelsFailed',
+      FailureType.AllModelsFailed,
     );
   }
   const final = { attempt: attempts[keptIndex]!, answer: keptAnswer };
@@ -130,7 +128,7 @@ async function tryModel(
   threshold: number,
 ): Promise<{ attempt: Attempt; answer?: string }> {
   const rung = ladder.find((r) => r.id === model);
-  if (!rung) throw ApplicationFailure.nonRetryable(`model "${model}" is not on the plan's ladder`, 'UnknownModel');
+  if (!rung) throw ApplicationFailure.nonRetryable(`model "${model}" is not on the plan's ladder`, FailureType.UnknownModel);
   let result: ModelResult;
   try {
     result = await callModel.executeWithOptions(modelCallOptions(rung, `${cause}: ${model} — ${why}`.slice(0, 200)), [
