@@ -17,10 +17,10 @@ import { assertArtefactMatchesCatalog, parseClassifierArtefactJson, type Classif
 import type { ModelSpec } from '../src/domain/catalog';
 import { RouteRequestSchema, type RouteRequest } from '../src/domain/request';
 import { loadOutcomeRows, loadPriceTable, turnText, type OutcomeRow } from '../src/providers/replay';
-import { routeByClassifier } from '../src/routing/classifier/decide';
-import { knnPassRatesOfVector, trainKnn } from '../src/routing/classifier/knn';
-import { passProbabilitiesOfVector } from '../src/routing/classifier/predict';
-import { labelsFromQualities, trainClassifier } from '../src/routing/classifier/train';
+import { routeByClassifier } from '../src/routing/strategies/classifier';
+import { knnPassRatesOfVector, trainKnn } from '../src/routing/strategies/knn/knn';
+import { passProbabilitiesOfVector } from '../src/routing/strategies/classifier/predict';
+import { labelsFromQualities, trainClassifier } from '../src/routing/strategies/classifier/train';
 import { extractFeatures } from '../src/routing/features';
 import { escalationLadder } from '../src/routing/ladder';
 import { featurize } from '../src/routing/textFeatures';

@@ -9,12 +9,16 @@ import {
 } from '../src/domain/classifierArtefact';
 import { RouteRequestSchema } from '../src/domain/request';
 import { ValidationError } from '../src/domain/validation';
-import { calibrate, expectedCalibrationError, fitIsotonic, fitPlatt, rocAuc } from '../src/routing/classifier/calibration';
-import { chooseByThreshold, costThreshold, describeChoice, routeByClassifier, type DecisionCandidate } from '../src/routing/classifier/decide';
-import { knnNeighbours, knnPassRates, routeByKnn, trainKnn } from '../src/routing/classifier/knn';
-import { sigmoid, trainLogisticModels } from '../src/routing/classifier/logistic';
-import { passProbabilities, topFeatures } from '../src/routing/classifier/predict';
-import { labelsFromQualities, penaltyScales, seededRandom, trainClassifier, type TrainingExample, type ClassifierCatalogModel } from '../src/routing/classifier/train';
+import { calibrate, expectedCalibrationError, fitIsotonic, fitPlatt, rocAuc } from '../src/routing/strategies/classifier/calibration';
+import { chooseByThreshold, costThreshold, describeChoice, type DecisionCandidate } from '../src/routing/costRule';
+import { routeByClassifier } from '../src/routing/strategies/classifier';
+import { knnNeighbours, knnPassRates, routeByKnn, trainKnn } from '../src/routing/strategies/knn/knn';
+import { sigmoid, trainLogisticModels } from '../src/routing/strategies/classifier/logistic';
+import { passProbabilities, topFeatures } from '../src/routing/strategies/classifier/predict';
+import { labelsFromQualities, penaltyScales, trainClassifier, type ClassifierCatalogModel } from '../src/routing/strategies/classifier/train';
+import { seededRandom } from '../src/routing/random';
+import { assignFolds } from '../src/routing/folds';
+import type { TrainingExample } from '../src/routing/strategies/types';
 import { extractFeatures } from '../src/routing/features';
 import { escalationLadder } from '../src/routing/ladder';
 import { DEFAULT_FEATURE_SETTINGS, TEXT_OFFSET, featurize } from '../src/routing/textFeatures';
@@ -72,12 +76,12 @@ describe('training', () => {
     assert.equal(JSON.stringify(again.artefact), JSON.stringify(TRAINED.artefact));
     assert.deepEqual(again.outOfFold, TRAINED.outOfFold);
     const otherSeed = trainClassifier(EXAMPLES, { ...TRAIN_OPTIONS, seed: 8 });
-    assert.notDeepEqual(otherSeed.foldOf, TRAINED.foldOf);
+    assert.notDeepEqual(otherSeed.folds.foldOf, TRAINED.folds.foldOf);
     assert.equal(otherSeed.artefact.training.seed, 8);
   });
 
   test('learns which model passes which request, out of fold, skipping missing outcomes', () => {
-    const { artefact, outOfFold, foldOf } = TRAINED;
+    const { artefact, outOfFold, folds } = TRAINED;
     assert.equal(artefact.trainingMetrics.small!.n, 300);
     assert.equal(artefact.trainingMetrics.medium!.n, 270, 'rows without a medium outcome are skipped for medium only');
     assert.ok(artefact.trainingMetrics.small!.auc > 0.8, `small AUC ${artefact.trainingMetrics.small!.auc}`);
@@ -87,7 +91,7 @@ describe('training', () => {
       const m = artefact.trainingMetrics[id]!;
       assert.ok(m.eceAfter >= 0 && m.eceAfter < 0.15 && m.logLoss > 0 && m.brier > 0, `${id} metrics ${JSON.stringify(m)}`);
     }
-    assert.deepEqual([...new Set(foldOf)].sort(), [0, 1, 2, 3, 4]);
+    assert.deepEqual(folds, assignFolds(EXAMPLES.map((e) => e.request.requestId), 5, 7), 'training folds are the evaluator\'s folds');
     const easy = EXAMPLES.findIndex((e) => e.request.prompt.includes('capital'));
     const hard = EXAMPLES.findIndex((e) => e.request.prompt.includes('theorem'));
     assert.ok(outOfFold.small![easy]! > 0.6 && outOfFold.small![hard]! < 0.4);

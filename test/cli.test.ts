@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseClassifierArtefactJson } from '../src/domain/classifierArtefact';
 import { DecisionLogSchema } from '../src/domain/results';
-import { DEMO_REQUESTS } from '../src/cli/demoRequests';
+import { DEMO_REQUESTS } from '../src/demo/requests';
 
 const ROOT = join(__dirname, '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ValidationError } from '../src/domain/validation';
-import type { RoutingPolicy } from '../src/domain/policy';
+import type { RoutingPolicy } from '../src/routing/strategies/registry';
 import { loadRouterConfig } from '../src/worker/config';
 
 function rulesOf(policy: RoutingPolicy | undefined) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEMO_REQUESTS } from '../src/cli/demoRequests';
+import { DEMO_REQUESTS } from '../src/demo/requests';
 import { RouteRequestSchema, type RouteRequest } from '../src/domain/request';
 
 describe('demo request batch', () => {

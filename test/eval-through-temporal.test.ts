@@ -3,8 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { runEval, type EvalCommand, type EvalOutput } from '../src/cli/evaluate';
-import { runTrain } from '../src/cli/train';
+import { FileCache } from '../src/activities/fileCache';
+import { loadRulesPolicy } from '../src/analytics/offline/dataset';
+import { runEval, type EvalCommand, type EvalOutput } from '../src/analytics/offline/evalRun';
+import { trainStrategy } from '../src/analytics/offline/trainRun';
 
 const SHARED = join(__dirname, '..', '..', 'shared', 'data');
 const PRICES = join(SHARED, 'models.json');
@@ -26,6 +28,13 @@ function assertSameAsFastPath(output: EvalOutput): void {
 
 describe('eval --through-temporal gives the fast path\'s numbers through real workflows', () => {
   let data: string;
+  const files = new FileCache();
+  const trained = (strategy: string) => {
+    const model = join(mkdtempSync(join(tmpdir(), `eval-tt-${strategy}-`)), `${strategy}.json`);
+    const { artefact } = trainStrategy({ strategy, data: [data], prices: PRICES, gate: base({}).gate, maxEscalations: 1, folds: 5, seed: 1, k: 5, now: new Date() });
+    writeFileSync(model, JSON.stringify(artefact));
+    return model;
+  };
   const base = (extra: Partial<EvalCommand>): EvalCommand => ({
     data: [data],
     prices: PRICES,
@@ -36,7 +45,8 @@ describe('eval --through-temporal gives the fast path\'s numbers through real wo
     seed: 1,
     k: 5,
     throughTemporal: true,
-    json: true,
+    rulesPolicy: loadRulesPolicy(join(__dirname, '..', 'config', 'default-policy.json')),
+    load: (path, kind, parse) => files.load(path, kind, parse),
     ...extra,
   });
 
@@ -57,9 +67,13 @@ describe('eval --through-temporal gives the fast path\'s numbers through real wo
   });
 
   it('a trained classifier artefact, loaded by path in the route activity', async () => {
-    const model = join(mkdtempSync(join(tmpdir(), 'eval-tt-model-')), 'classifier.json');
-    runTrain({ data: [data], prices: PRICES, out: model, gate: base({}).gate, maxEscalations: 1, folds: 5, seed: 1 });
-    const output = await runEval(base({ strategy: 'classifier', model, lambda: 1 }));
+    const output = await runEval(base({ strategy: 'classifier', model: trained('classifier'), lambda: 1 }));
+    assertSameAsFastPath(output);
+  });
+
+  it('a trained kNN artefact: kNN is a policy the route activity can run', async () => {
+    const output = await runEval(base({ strategy: 'knn', model: trained('knn'), lambda: 1 }));
+    assert.ok(Object.keys(output.baselines).length > 0);
     assertSameAsFastPath(output);
   });
 

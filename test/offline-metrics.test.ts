@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import defaultPolicyJson from '../config/default-policy.json';
-import { RulesPolicySchema } from '../src/domain/policy';
+import { RulesPolicySchema } from '../src/routing/strategies/rules';
+import { unitHash } from '../src/routing/hash';
+import { escalationPlan } from '../src/routing/plan';
+import { assignFolds } from '../src/routing/folds';
 import {
   aiq,
   apgr,
@@ -14,7 +17,7 @@ import {
   buildEvalCatalog,
   buildEvalDataset,
   cpt,
-  crossValidate,
+  evaluationFolds,
   evaluateStrategy,
   hullQualityAt,
   loadEvalDataset,
@@ -25,11 +28,9 @@ import {
   runRequest,
   runStrategy,
   sanitizeRequestId,
-  simPlan,
   singleModelPoints,
   singleModelRouter,
   sweep,
-  unitHash,
   type EvalRow,
   type GateSimulation,
 } from '../src/analytics/offline';
@@ -68,7 +69,7 @@ const toy = buildEvalDataset(
   PRICES,
 );
 const row = (id: string) => toy.rows.find((r) => r.rowId === id)!;
-const plan = simPlan(toy.catalog, { threshold: 0.95, maxEscalations: 1 });
+const plan = escalationPlan(toy.catalog, { gateThreshold: 0.95, maxEscalations: 1 });
 const gateOn = (over: Partial<GateSimulation> = {}): GateSimulation => ({ enabled: true, judgeError: 0, judgeCostRatio: 0.1, seed: 1, ...over });
 const close = (actual: number | null, expected: number, eps = 1e-9) =>
   assert.ok(actual !== null && Math.abs(actual - expected) < eps, `expected ${expected}, got ${actual}`);
@@ -277,23 +278,18 @@ describe('offline evaluation: evaluateStrategy, sweep and cross-validation', () 
     assert.equal(curve[4]!.strongCallShare, 1);
   });
 
-  it('cross-validation routes every row with a router trained without its fold', () => {
-    const rows = Array.from({ length: 23 }, (_, i) => toyRow(`cv${i}`, { a: 1, b: 1, c: 1 }));
-    const data = buildEvalDataset(rows, PRICES);
-    const trainedOn: Set<string>[] = [];
-    const cv = crossValidate(data.rows, 5, 7, (train, fold) => {
-      trainedOn[fold] = new Set(train.map((r) => r.rowId));
-      return () => (r) => {
-        assert.ok(!trainedOn[fold]!.has(r.rowId), `row ${r.rowId} routed by a model trained on it`);
-        return { model: 'a' };
-      };
-    });
-    assert.deepEqual(cv.folds.map((f) => f.length).sort(), [4, 4, 5, 5, 5]);
-    for (const r of data.rows) {
-      assert.equal(trainedOn[cv.foldOf(r)]!.size, data.rows.length - cv.folds[cv.foldOf(r)]!.length);
-      cv.family(0)(r);
-    }
-    assert.deepEqual(crossValidate(data.rows, 5, 7, () => () => () => ({ model: 'a' })).folds, cv.folds, 'same seed, same folds');
+  it('one fold assignment: balanced, seeded, independent of row order, shared by training and evaluation', () => {
+    const keys = Array.from({ length: 23 }, (_, i) => `cv${i}`);
+    const { folds, foldOf } = assignFolds(keys, 5, 7);
+    assert.equal(folds, 5);
+    const sizes = [0, 1, 2, 3, 4].map((f) => foldOf.filter((x) => x === f).length).sort();
+    assert.deepEqual(sizes, [4, 4, 5, 5, 5]);
+    const reversed = assignFolds([...keys].reverse(), 5, 7).foldOf.reverse();
+    assert.deepEqual(reversed, foldOf, 'a key keeps its fold whatever the order');
+    assert.notDeepEqual(assignFolds(keys, 5, 8).foldOf, foldOf, 'another seed, other folds');
+    const data = buildEvalDataset(keys.map((k) => toyRow(k, { a: 1, b: 1, c: 1 })), PRICES);
+    assert.deepEqual(evaluationFolds(data.rows, 5, 7).foldOf, foldOf, 'the evaluator folds by request id');
+    assert.throws(() => assignFolds(keys.slice(0, 3), 5, 7), /needs at least 5 examples/);
   });
 });
 

@@ -4,14 +4,13 @@ import { describe, it } from 'node:test';
 import catalogJson from '../config/catalog.json';
 import defaultPolicyJson from '../config/default-policy.json';
 import { CatalogSchema, type ModelSpec } from '../src/domain/catalog';
-import { RulesPolicySchema, type RulesPolicy } from '../src/domain/policy';
+import { RulesPolicySchema, routeByRules, type RulesPolicy } from '../src/routing/strategies/rules';
 import { RouteRequestSchema, type RouteRequest, type RouteRequestInput } from '../src/domain/request';
 import type { Attempt, QualityVerdict, RoutingDecision } from '../src/domain/results';
 import { buildDecisionLog } from '../src/routing/decisionLog';
 import { extractFeatures } from '../src/routing/features';
 import { bestModel, cheapestOfTier, escalationLadder, nextStronger, type Rung } from '../src/routing/ladder';
 import type { RoutePlan } from '../src/routing/plan';
-import { routeByRules } from '../src/routing/ruleStrategy';
 import { testCatalog } from './helpers/catalog';
 
 const catalog = CatalogSchema.parse(catalogJson);

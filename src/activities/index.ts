@@ -1,20 +1,21 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Catalog, ModelSpec } from '../domain/catalog';
 import { FailureType } from '../domain/failures';
-import type { ClassifierPolicy, RoutingPolicy } from '../domain/policy';
 import { RouteRequestSchema, type RouteRequest } from '../domain/request';
-import type { DecisionLog, DecisionLogSink, ModelResult, QualityVerdict, RequestFeatures, RoutingDecision } from '../domain/results';
+import type { DecisionLog, DecisionLogSink, ModelResult, QualityVerdict, RoutingDecision } from '../domain/results';
 import { parseOrThrow, ValidationError } from '../domain/validation';
 import type { QualityGate } from '../evaluators/gate';
 import { RecordedVerdictMissingError } from '../evaluators/recorded';
 import { ProviderError, type ModelProvider } from '../providers/types';
 import { priceTokens } from '../domain/cost';
 import { extractFeatures } from '../routing/features';
-import { bestModel, escalationLadder } from '../routing/ladder';
-import type { RoutePlan } from '../routing/plan';
-import { routeByClassifier } from '../routing/classifier/decide';
-import { routeByRules } from '../routing/ruleStrategy';
-import { ArtefactCache } from './classifierArtefacts';
+import { unitHash } from '../routing/hash';
+import { escalationLadder } from '../routing/ladder';
+import { escalationPlan, routePlan, type RoutePlan } from '../routing/plan';
+import { seededRandom } from '../routing/random';
+import { strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
+import type { RoutingStrategy, StrategyEnv } from '../routing/strategies/types';
+import { fileStrategyEnv } from './fileCache';
 
 
 export interface ActivityDeps {
@@ -26,6 +27,8 @@ export interface ActivityDeps {
   decisionLog?: DecisionLogSink;
   /** How often a long model call reports liveness to Temporal. */
   heartbeatIntervalMs?: number;
+  /** How strategies reach files (artefacts); default: read from disk through a per-worker cache. */
+  strategyEnv?: StrategyEnv;
 }
 
 export interface CallModelInput {
@@ -74,7 +77,6 @@ async function withHeartbeat<T>(intervalMs: number, work: (signal: AbortSignal) 
 
 export function createActivities(deps: ActivityDeps) {
   const ladder = escalationLadder(deps.catalog.models);
-  const best = bestModel(ladder);
   const modelsById = new Map<string, ModelSpec>(deps.catalog.models.map((m) => [m.id, m]));
 
   function modelSpec(id: string): ModelSpec {
@@ -93,20 +95,26 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
-  const artefacts = new ArtefactCache(deps.catalog.models);
-  function routeByClassifierPolicy(policy: ClassifierPolicy, request: RouteRequest, features: RequestFeatures): RoutingDecision {
-    let artefact;
+  const env = deps.strategyEnv ?? fileStrategyEnv(ladder);
+  const strategies = new Map<string, RoutingStrategy>();
+  function strategyFor(policy: RoutingPolicy): RoutingStrategy {
+    let strategy = strategies.get(policy.id);
+    if (!strategy) strategies.set(policy.id, (strategy = strategyOf(policy).create(policy, env)));
+    return strategy;
+  }
+
+  function decide(policy: RoutingPolicy, request: RouteRequest, features: RoutePlan['features']): RoutingDecision {
     try {
-      artefact = artefacts.get(policy.classifier.artefactPath);
+      // Seeded by the request: a retried activity explores the same way, so its decision does not change.
+      const random = seededRandom(Math.floor(unitHash('route', request.requestId) * 2 ** 32));
+      return strategyFor(policy).decide({ request, features, random });
     } catch (err) {
       // A missing, broken or mismatched artefact is configuration: retrying the request cannot fix it.
-      throw ApplicationFailure.nonRetryable(`policy "${policy.id}": ${(err as Error).message}`, FailureType.UnknownPolicy);
+      if (err instanceof ValidationError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw ApplicationFailure.nonRetryable(`policy "${policy.id}": ${(err as Error).message}`, FailureType.UnknownPolicy);
+      }
+      throw err;
     }
-    const { lambda, judgeCostRatio } = policy.classifier;
-    return routeByClassifier(artefact, ladder, request, features, {
-      ...(lambda !== undefined ? { lambda } : {}),
-      ...(judgeCostRatio !== undefined ? { judgeCostRatio } : {}),
-    });
   }
 
   return {
@@ -120,18 +128,11 @@ export function createActivities(deps: ActivityDeps) {
         );
       }
       const features = extractFeatures(request);
-      const decision = policy.strategy === 'rules' ? routeByRules(policy, ladder, request, features) : routeByClassifierPolicy(policy, request, features);
-      return {
-        decision,
-        features,
-        ladder,
-        bestModel: best.id,
-        maxEscalations: policy.maxEscalations,
-        gateThreshold: policy.gate.threshold,
-        // A classifier decision depends on the policy and on the artefact that was trained for it.
-        policyVersion: decision.policyVersion === policy.version ? policy.version : `${policy.version}+${decision.policyVersion}`,
-        ...(request.budgetUsd !== undefined ? { budgetUsd: request.budgetUsd } : {}),
-      };
+      const decision = decide(policy, request, features);
+      const bounds = { maxEscalations: policy.maxEscalations, gateThreshold: policy.gate.threshold, budgetUsd: request.budgetUsd };
+      // A learned decision depends on the policy and on the artefact that was trained for it.
+      const policyVersion = decision.policyVersion === policy.version ? policy.version : `${policy.version}+${decision.policyVersion}`;
+      return routePlan(escalationPlan(deps.catalog.models, bounds), decision, features, policyVersion);
     },
 
     async callModel({ request, modelId }: CallModelInput): Promise<ModelResult> {

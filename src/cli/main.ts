@@ -7,9 +7,15 @@ import { ValidationError } from '../domain/validation';
 import { PROJECT_ROOT } from '../servers/binaries';
 import { runWorker } from '../worker/main';
 import { runDemo } from './demo';
-import { EVAL_STRATEGIES, renderEval, runEval, type EvalStrategy } from './evaluate';
-import { runTrain } from './train';
-import { openSession, untilInterrupted } from './session';
+import { writeFileSync } from 'node:fs';
+import { renderEval, runEval } from '../analytics/offline/evalRun';
+import { loadRulesPolicy } from '../analytics/offline/dataset';
+import { EVAL_STRATEGIES, TRAINED_STRATEGIES } from '../analytics/offline/strategies';
+import { trainStrategy } from '../analytics/offline/trainRun';
+import { FileCache } from '../activities/fileCache';
+import { progressBar } from './progress';
+import { openSession } from '../worker/session';
+import { untilInterrupted } from './signals';
 
 const USAGE = `model-router — a durable, cost-aware LLM model router on Temporal
 
@@ -141,10 +147,24 @@ function offlineSettings(values: { data?: string[]; prices?: string; 'gate-error
 }
 
 async function train(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { ...OFFLINE_OPTIONS, out: { type: 'string' }, 'target-retention': { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { ...OFFLINE_OPTIONS, strategy: { type: 'string' }, k: { type: 'string' }, out: { type: 'string' }, 'target-retention': { type: 'string' } } });
   if (!values.out) throw new ValidationError('command line', [{ path: '--out', message: 'is required (where to write the model artefact)' }]);
+  const strategy = values.strategy ?? 'classifier';
+  if (!TRAINED_STRATEGIES.includes(strategy)) {
+    throw new ValidationError('command line', [{ path: '--strategy', message: `must be one of ${TRAINED_STRATEGIES.join(', ')}, got "${strategy}"` }]);
+  }
   const targetRetention = numberOption(values['target-retention'], 'target-retention', 0, 1.5);
-  runTrain({ ...offlineSettings(values), out: values.out, ...(targetRetention !== undefined ? { targetRetention } : {}) });
+  const { artefact, lines } = trainStrategy({
+    ...offlineSettings(values),
+    strategy,
+    k: intOption(values.k, 'k') ?? 100,
+    now: new Date(),
+    onProgress: progressBar(`train ${strategy}`),
+    ...(targetRetention !== undefined ? { targetRetention } : {}),
+  });
+  for (const line of lines) console.error(line);
+  writeFileSync(values.out, `${JSON.stringify(artefact)}\n`);
+  console.error(`wrote ${values.out}`);
 }
 
 async function evaluate(args: string[]): Promise<void> {
@@ -152,11 +172,12 @@ async function evaluate(args: string[]): Promise<void> {
     args,
     options: { ...OFFLINE_OPTIONS, strategy: { type: 'string' }, model: { type: 'string' }, lambda: { type: 'string' }, k: { type: 'string' }, 'through-temporal': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
   });
-  const strategy = values.strategy as EvalStrategy | undefined;
+  const strategy = values.strategy;
   if (!strategy || !EVAL_STRATEGIES.includes(strategy)) {
     throw new ValidationError('command line', [{ path: '--strategy', message: `must be one of ${EVAL_STRATEGIES.join(', ')}, got ${values.strategy === undefined ? 'nothing' : `"${values.strategy}"`}` }]);
   }
   const lambda = numberOption(values.lambda, 'lambda', 0, 1e6);
+  const files = new FileCache();
   const output = await runEval({
     ...offlineSettings(values),
     strategy,
@@ -164,7 +185,9 @@ async function evaluate(args: string[]): Promise<void> {
     ...(lambda !== undefined ? { lambda } : {}),
     k: intOption(values.k, 'k') ?? 100,
     throughTemporal: values['through-temporal'] ?? false,
-    json: values.json ?? false,
+    rulesPolicy: loadRulesPolicy(join(PROJECT_ROOT, 'config', 'default-policy.json')),
+    load: (path, kind, parse) => files.load(path, kind, parse),
+    ...(values.json ? {} : { onProgress: progressBar(strategy) }),
   });
   console.log(values.json ? JSON.stringify(output, null, 2) : renderEval(output));
 }

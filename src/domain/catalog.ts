@@ -1,8 +1,9 @@
 import { z } from 'zod';
 
-export const TIER_NAMES = ['small', 'medium', 'large'] as const;
+import { TIER_NAMES } from './tiers';
+
+export { TIER_NAMES, type TierName } from './tiers';
 export const TierNameSchema = z.enum(TIER_NAMES);
-export type TierName = z.infer<typeof TierNameSchema>;
 
 export const ModelSpecSchema = z
   .object({

@@ -32,45 +32,18 @@ export const RoutingRuleSchema = z
   .strict();
 export type RoutingRule = z.infer<typeof RoutingRuleSchema>;
 
-const policyBase = {
+/** The fields every routing policy has, whatever its strategy (each strategy's schema adds its own). */
+export const policyBaseShape = {
   id: z.string().min(1),
   version: z.string().min(1),
   gate: z.object({ threshold: z.number().min(0).max(1) }).strict(),
   maxEscalations: z.number().int().min(0).max(5),
 };
+export const PolicyBaseSchema = z.object(policyBaseShape).strict();
+export type PolicyBase = z.infer<typeof PolicyBaseSchema>;
 
-export const RulesPolicySchema = z
-  .object({
-    ...policyBase,
-    strategy: z.literal('rules'),
-    rules: z
-      .array(RoutingRuleSchema)
-      .min(1, 'must have at least one rule')
-      .refine((rules) => Object.keys(rules[rules.length - 1]?.when ?? { x: 1 }).length === 0, {
-        message: 'the last rule must be a default with an empty "when"',
-      })
-      .refine((rules) => new Set(rules.map((r) => r.id)).size === rules.length, { message: 'rule ids must be unique' }),
-  })
-  .strict();
-export type RulesPolicy = z.infer<typeof RulesPolicySchema>;
-
-export const ClassifierPolicySchema = z
-  .object({
-    ...policyBase,
-    strategy: z.literal('classifier'),
-    classifier: z
-      .object({
-        /** The artefact written by `model-router train`; a relative path is taken from the working directory. */
-        artefactPath: z.string().min(1),
-        /** The cost-quality knob; defaults to the operating point stored in the artefact. */
-        lambda: z.number().nonnegative().optional(),
-        /** Judge cost as a share of the cheapest model's call; defaults to the artefact's operating point, else 0.1. */
-        judgeCostRatio: z.number().nonnegative().optional(),
-      })
-      .strict(),
-  })
-  .strict();
-export type ClassifierPolicy = z.infer<typeof ClassifierPolicySchema>;
-
-export const RoutingPolicySchema = z.discriminatedUnion('strategy', [RulesPolicySchema, ClassifierPolicySchema]);
-export type RoutingPolicy = z.infer<typeof RoutingPolicySchema>;
+/** Ordered rules: at least one, unique ids. */
+export const RoutingRulesSchema = z
+  .array(RoutingRuleSchema)
+  .min(1, 'must have at least one rule')
+  .refine((rules) => new Set(rules.map((r) => r.id)).size === rules.length, { message: 'rule ids must be unique' });

@@ -58,7 +58,7 @@ export const HistoryTurnSchema = z
 export type HistoryTurn = z.infer<typeof HistoryTurnSchema>;
 
 /** Business keys become workflow ids, so they are restricted to characters that read well in a URL and the Web UI. */
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 export const idString = z
   .string()
   .regex(ID_PATTERN, 'must be 1-128 characters of letters, digits, ".", "_", ":" or "-", starting with a letter or digit');

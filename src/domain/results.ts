@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { CustomerTierSchema, TimeSensitivitySchema } from './request';
 
-export const STRATEGIES = ['rules', 'classifier', 'knn', 'bandit'] as const;
-export const StrategySchema = z.enum(STRATEGIES);
-export type Strategy = z.infer<typeof StrategySchema>;
+/** A strategy's name; the strategy registry (src/routing/strategies/registry.ts) is the one list of them. */
+export const StrategyNameSchema = z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a strategy name');
 
 /** Where an answer came from: a real endpoint, or a simulated or replayed model (labelled as such everywhere). */
 export const ANSWER_ORIGINS = ['live', 'simulated', 'replayed'] as const;
@@ -17,7 +16,7 @@ export const RoutingDecisionSchema = z.object({
   confidenceAdjustment: z.number(),
   alternatives: z.array(z.string()),
   reason: z.string(),
-  strategy: StrategySchema,
+  strategy: StrategyNameSchema,
   /** The rule (or other named element of the policy) that produced the decision. */
   ruleId: z.string().optional(),
   policyVersion: z.string(),
@@ -87,7 +86,7 @@ export const DecisionLogSchema = z.object({
   tenant: z.string(),
   policyId: z.string(),
   policyVersion: z.string(),
-  strategy: StrategySchema,
+  strategy: StrategyNameSchema,
   requestFeatures: RequestFeaturesSchema,
   decision: RoutingDecisionSchema,
   selectedModel: z.string(),

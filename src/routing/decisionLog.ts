@@ -3,7 +3,23 @@ import type { Attempt, DecisionLog } from '../domain/results';
 import { priceTokens } from '../domain/cost';
 import type { RoutePlan } from './plan';
 
-export interface DecisionContext {
+/** Everything a request has cost: every model call that completed and every judgement of the gate. */
+export function requestCostUsd(attempts: readonly Pick<Attempt, 'costUsd' | 'verdict'>[]): number {
+  return attempts.reduce((sum, a) => sum + a.costUsd + (a.verdict?.costUsd ?? 0), 0);
+}
+
+/**
+ * The answer a request keeps: the first that passed the gate; failing that, the last attempt that produced an
+ * answer (the strongest model reached). -1 when no attempt answered.
+ */
+export function keptAttemptIndex(attempts: readonly Pick<Attempt, 'verdict'>[], answered: (index: number) => boolean): number {
+  const passing = attempts.findIndex((a) => a.verdict?.passed);
+  if (passing >= 0) return passing;
+  for (let i = attempts.length - 1; i >= 0; i--) if (answered(i)) return i;
+  return -1;
+}
+
+export interface DecisionLogContext {
   request: RouteRequest;
   plan: RoutePlan;
   attempts: Attempt[];
@@ -14,10 +30,10 @@ export interface DecisionContext {
 }
 
 /** Folds a finished request into its one decision-log row; all cost arithmetic lives here. */
-export function buildDecisionLog({ request, plan, attempts, final, workflowId, timestamp }: DecisionContext): DecisionLog {
+export function buildDecisionLog({ request, plan, attempts, final, workflowId, timestamp }: DecisionLogContext): DecisionLog {
   const best = plan.ladder.find((r) => r.id === plan.bestModel);
   if (!best) throw new Error(`best model "${plan.bestModel}" is not on the ladder`);
-  const costUsd = attempts.reduce((sum, a) => sum + a.costUsd + (a.verdict?.costUsd ?? 0), 0);
+  const costUsd = requestCostUsd(attempts);
   // The counterfactual: the best model answering the same request with the same tokens as the kept answer.
   const bestCostUsd = priceTokens(best, final.attempt.inputTokens, final.attempt.outputTokens);
   const origins = new Set(attempts.filter((a) => a.origin).map((a) => a.origin));

@@ -1,6 +1,7 @@
 import type { Attempt } from '../domain/results';
 import { nextStronger } from './ladder';
-import type { RoutePlan } from './plan';
+import { requestCostUsd } from './decisionLog';
+import type { EscalationPlan } from './plan';
 
 export interface NextStep {
   model: string;
@@ -13,14 +14,13 @@ export interface NextStep {
  * once the request has spent its budget.
  */
 export function nextStep(
-  plan: Pick<RoutePlan, 'ladder' | 'bestModel' | 'maxEscalations' | 'budgetUsd'>,
+  plan: Pick<EscalationPlan, 'ladder' | 'bestModel' | 'maxEscalations' | 'budgetUsd'>,
   attempts: readonly Pick<Attempt, 'model' | 'verdict' | 'costUsd'>[],
 ): NextStep | undefined {
   const last = attempts[attempts.length - 1];
   if (!last) return undefined;
   if (last.verdict?.passed || last.model === plan.bestModel) return undefined;
-  const spent = attempts.reduce((sum, a) => sum + a.costUsd + (a.verdict?.costUsd ?? 0), 0);
-  if (plan.budgetUsd !== undefined && spent >= plan.budgetUsd) return undefined;
+  if (plan.budgetUsd !== undefined && requestCostUsd(attempts) >= plan.budgetUsd) return undefined;
   const next = attempts.length - 1 < plan.maxEscalations ? nextStronger(plan.ladder, last.model) : undefined;
   return next ? { model: next.id, cause: 'escalation' } : { model: plan.bestModel, cause: 'best-fallback' };
 }

@@ -1,4 +1,5 @@
-import { TIER_NAMES, type ModelSpec, type TierName } from '../domain/catalog';
+import type { ModelSpec } from '../domain/catalog';
+import { TIER_NAMES, type TierName } from '../domain/tiers';
 
 /** A rung of the escalation ladder: enough of a ModelSpec for the workflow to climb without the catalog. */
 export interface Rung {

@@ -1,18 +1,46 @@
+import type { ModelSpec } from '../domain/catalog';
 import type { RequestFeatures, RoutingDecision } from '../domain/results';
-import type { Rung } from './ladder';
+import { bestModel, escalationLadder, type Rung } from './ladder';
+
+/** What the escalation function needs: the ladder, its bounds and the gate's threshold. */
+export interface EscalationPlan {
+  ladder: Rung[];
+  bestModel: string;
+  maxEscalations: number;
+  gateThreshold: number;
+  /** The caller's spending cap: no escalation starts once the request has cost this much. */
+  budgetUsd?: number;
+}
 
 /**
  * Everything the workflow needs to run one request, decided once by the route activity and kept in history,
  * so the workflow never reads configuration itself and replays the same way after a catalog change.
  */
-export interface RoutePlan {
+export interface RoutePlan extends EscalationPlan {
   decision: RoutingDecision;
   features: RequestFeatures;
-  ladder: Rung[];
-  bestModel: string;
+  policyVersion: string;
+}
+
+export interface PlanBounds {
   maxEscalations: number;
   gateThreshold: number;
-  policyVersion: string;
-  /** The caller's spending cap: no escalation starts once the request has cost this much. */
-  budgetUsd?: number;
+  budgetUsd?: number | undefined;
+}
+
+/** The one plan builder: the route activity and the offline evaluator both climb this ladder. */
+export function escalationPlan(catalog: readonly ModelSpec[], bounds: PlanBounds): EscalationPlan {
+  const ladder = escalationLadder(catalog);
+  return {
+    ladder,
+    bestModel: bestModel(ladder).id,
+    maxEscalations: bounds.maxEscalations,
+    gateThreshold: bounds.gateThreshold,
+    ...(bounds.budgetUsd !== undefined ? { budgetUsd: bounds.budgetUsd } : {}),
+  };
+}
+
+/** A route plan: the escalation plan plus the strategy's decision and the features it decided on. */
+export function routePlan(plan: EscalationPlan, decision: RoutingDecision, features: RequestFeatures, policyVersion: string): RoutePlan {
+  return { decision, features, ...plan, policyVersion };
 }

@@ -1,13 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { CatalogSchema, type Catalog } from '../domain/catalog';
-import { RoutingPolicySchema, type RoutingPolicy, type RulesPolicy } from '../domain/policy';
-import { parseOrThrow, ValidationError } from '../domain/validation';
+import { parseOrThrow } from '../domain/validation';
+import { fileStrategyEnv } from '../activities/fileCache';
+import { escalationLadder } from '../routing/ladder';
+import { RoutingPolicySchema, strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
+import type { StrategyEnv } from '../routing/strategies/types';
 import defaultCatalog from '../../config/catalog.json';
 import defaultPolicy from '../../config/default-policy.json';
 
 export interface RouterConfig {
   catalog: Catalog;
   policies: Map<string, RoutingPolicy>;
+  /** How the policies' strategies read their artefacts (already read once by the start-up checks). */
+  strategyEnv: StrategyEnv;
 }
 
 function readJson(path: string, envVar: string): unknown {
@@ -33,21 +38,13 @@ export function loadRouterConfig(env: NodeJS.ProcessEnv = process.env): RouterCo
   const policyInputs = env.MODEL_ROUTER_POLICIES
     ? env.MODEL_ROUTER_POLICIES.split(',').map((p) => readJson(p.trim(), 'MODEL_ROUTER_POLICIES'))
     : [defaultPolicy];
+  const strategyEnv = fileStrategyEnv(escalationLadder(catalog.models));
   const policies = new Map<string, RoutingPolicy>();
   for (const input of policyInputs) {
     const policy = parseOrThrow(RoutingPolicySchema, input, 'routing policy');
-    if (policy.strategy === 'rules') checkRuleTargets(policy, catalog);
+    // A rule naming a missing model, or an artefact trained for another catalog, would fail every request it meets.
+    strategyOf(policy).check?.(policy, strategyEnv);
     policies.set(policy.id, policy);
   }
-  return { catalog, policies };
-}
-
-/** A rule naming a model the catalog lacks would fail every request it matches: refuse it at start-up. */
-function checkRuleTargets(policy: RulesPolicy, catalog: Catalog): void {
-  policy.rules.forEach((rule, i) => {
-      const model = 'model' in rule.route ? rule.route.model : undefined;
-      if (model !== undefined && !catalog.models.some((m) => m.id === model)) {
-      throw new ValidationError('routing policy', [{ path: `rules.${i}.route.model`, message: `"${model}" is not in the catalog` }]);
-    }
-  });
+  return { catalog, policies, strategyEnv };
 }

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import type { ActivityDeps } from '../activities';
-import { ArtefactCache } from '../activities/classifierArtefacts';
 import { DecisionLogStore } from '../analytics/decisionLogStore';
 import { ScorerByOrigin } from '../evaluators/byOrigin';
 import { QualityGate, defaultValidators } from '../evaluators/gate';
@@ -50,12 +49,6 @@ export function wireActivityDeps(config: RouterConfig, env: NodeJS.ProcessEnv = 
     judge = new LlmJudge({ provider: providers[model.provider]!, model });
   }
 
-  // A classifier policy whose artefact is missing or was trained for another catalog would fail every request.
-  const artefacts = new ArtefactCache(config.catalog.models);
-  for (const policy of config.policies.values()) {
-    if (policy.strategy === 'classifier') artefacts.get(policy.classifier.artefactPath);
-  }
-
   const store = new DecisionLogStore(overrides.decisionLogPath ?? env.MODEL_ROUTER_DECISION_LOG ?? DEFAULT_DECISION_LOG);
   return {
     deps: {
@@ -64,6 +57,7 @@ export function wireActivityDeps(config: RouterConfig, env: NodeJS.ProcessEnv = 
       providers,
       gate: new QualityGate({ validators: defaultValidators(), scorer: new ScorerByOrigin(judge) }),
       decisionLog: store,
+      strategyEnv: config.strategyEnv,
     },
     store,
     simulated,

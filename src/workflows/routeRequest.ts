@@ -12,7 +12,7 @@ import type { RouterActivities } from '../activities';
 import { FailureType, NON_RETRYABLE_FAILURES } from '../domain/failures';
 import type { RouteRequest } from '../domain/request';
 import type { Attempt, DecisionLog, ModelResult } from '../domain/results';
-import { buildDecisionLog } from '../routing/decisionLog';
+import { buildDecisionLog, keptAttemptIndex } from '../routing/decisionLog';
 import { nextStep, type NextStep } from '../routing/escalation';
 import type { Rung } from '../routing/ladder';
 import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy } from './searchAttributes';
@@ -83,9 +83,7 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
     answers.push(answer);
   }
 
-  // Keep the passing answer; failing that, the strongest answer we got (the best model's, if it answered).
-  const passing = attempts.findIndex((a) => a.verdict?.passed);
-  const keptIndex = passing >= 0 ? passing : answers.findLastIndex((a) => a !== undefined);
+  const keptIndex = keptAttemptIndex(attempts, (i) => answers[i] !== undefined);
   const keptAnswer = answers[keptIndex];
   if (keptAnswer === undefined) {
     throw ApplicationFailure.nonRetryable(

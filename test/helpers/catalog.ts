@@ -1,5 +1,5 @@
 import type { Catalog } from '../../src/domain/catalog';
-import { RoutingPolicySchema, type RoutingPolicy } from '../../src/domain/policy';
+import { RoutingPolicySchema, type RoutingPolicy } from '../../src/routing/strategies/registry';
 import defaultPolicy from '../../config/default-policy.json';
 
 /** Three tiers on one provider, with timeouts short enough for tests. */

@@ -1,11 +1,10 @@
 import type { ModelSpec } from '../../domain/catalog';
-import type { RulesPolicy } from '../../domain/policy';
 import { extractFeatures } from '../../routing/features';
 import { bestModel, escalationLadder } from '../../routing/ladder';
-import { routeByRules } from '../../routing/ruleStrategy';
+import { routeByRules, type RulesPolicy } from '../../routing/strategies/rules';
 import type { EvalRow } from './dataset';
 import { hullQualityAt, nonDecreasingConvexHull, type CostQuality } from './metrics';
-import { unitHash } from './simulate';
+import { unitHash } from '../../routing/hash';
 
 /*
  * Baseline routers. A router sees the whole evaluation row; only the oracle may read `outcomes` (it is the

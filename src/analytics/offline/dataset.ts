@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ModelSpec, TierName } from '../../domain/catalog';
-import { RulesPolicySchema, type RulesPolicy } from '../../domain/policy';
-import { RouteRequestSchema, type HistoryTurn, type RouteRequest, type TaskType } from '../../domain/request';
+import { RulesPolicySchema, type RulesPolicy } from '../../routing/strategies/rules';
+import { ID_PATTERN, RouteRequestSchema, type HistoryTurn, type RouteRequest, type TaskType } from '../../domain/request';
 import { parseOrThrow } from '../../domain/validation';
 import {
   loadPriceTable,
@@ -109,8 +109,6 @@ export interface DatasetOptions {
   minModelCoverage?: number;
 }
 
-/** The RouteRequest id rule, as in src/domain/request.ts. */
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 /** A RouteRequest-valid id for a row id: invalid characters become "_", long ids are cut and given a hash suffix. */
 export function sanitizeRequestId(rowId: string): string {

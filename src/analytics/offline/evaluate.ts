@@ -1,5 +1,6 @@
 import type { ModelSpec } from '../../domain/catalog';
-import type { RulesPolicy } from '../../domain/policy';
+import { escalationPlan, type EscalationPlan } from '../../routing/plan';
+import type { RulesPolicy } from '../../routing/strategies/rules';
 import { formatTable, percent } from '../table';
 import {
   baselineRouters,
@@ -13,7 +14,7 @@ import {
 } from './baselines';
 import type { EvalRow } from './dataset';
 import { aiq, apgr, cpt, type CurvePoint, type OfflineMetrics, type RunSummary, summarizeRun } from './metrics';
-import { DEFAULT_JUDGE_COST_RATIO, runRequest, simPlan, unitHash, type GateSimulation, type SimPlan, type SimulatedRequest } from './simulate';
+import { DEFAULT_JUDGE_COST_RATIO, runRequest, type GateSimulation, type SimulatedRequest } from './simulate';
 
 /*
  * The offline evaluation harness: routers are plug-ins (a function from an evaluation row to a first choice), run
@@ -46,13 +47,13 @@ export interface RunOptions {
 }
 
 export interface ResolvedRun {
-  plan: SimPlan;
+  plan: EscalationPlan;
   gate: GateSimulation;
 }
 
 export function resolveRun(options: RunOptions): ResolvedRun {
-  const plan = simPlan(options.catalog, {
-    threshold: options.threshold ?? DEFAULT_THRESHOLD,
+  const plan = escalationPlan(options.catalog, {
+    gateThreshold: options.threshold ?? DEFAULT_THRESHOLD,
     maxEscalations: options.maxEscalations ?? DEFAULT_MAX_ESCALATIONS,
   });
   const g = options.gate ?? {};
@@ -122,7 +123,7 @@ export interface BaselineRunOptions extends RunOptions {
 /** Runs every baseline router through the same simulate path (with the options' gate). */
 export function runBaselines(rows: readonly EvalRow[], options: BaselineRunOptions): Record<string, RunSummary> {
   const { plan, gate } = resolveRun(options);
-  const routers = baselineRouters(options.catalog, { threshold: plan.threshold, seed: options.randomSeed ?? gate.seed, policy: options.policy });
+  const routers = baselineRouters(options.catalog, { threshold: plan.gateThreshold, seed: options.randomSeed ?? gate.seed, policy: options.policy });
   const names = Object.keys(routers).filter((n) => !options.only || options.only.includes(n));
   const out: Record<string, RunSummary> = {};
   names.forEach((name, k) => {
@@ -197,69 +198,6 @@ export function evaluateStrategy(rows: readonly EvalRow[], router: Router, optio
     baselines,
     ...(cpt50 !== null ? { cpt50 } : {}),
   };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Cross-validation
-
-export interface CrossValidation {
-  /** Out-of-fold family: each row is routed by the family trained without the row's fold. */
-  family: RouterFamily;
-  /** The fold (0-based) a row belongs to. */
-  foldOf(row: EvalRow): number;
-  /** The rows of each fold. */
-  folds: EvalRow[][];
-}
-
-/**
- * k-fold cross-validation: rows are assigned to folds by a seeded hash of their id (balanced, independent of row
- * order), trainFn is called once per fold with the other folds' rows, and the returned family routes every row with
- * the model trained without it. Routers are built once per (fold, param) and cached.
- */
-export function crossValidate(
-  rows: readonly EvalRow[],
-  folds: number,
-  seed: number | string,
-  trainFn: (trainRows: EvalRow[], fold: number) => RouterFamily,
-  onProgress?: ProgressCallback,
-): CrossValidation {
-  if (!Number.isInteger(folds) || folds < 2) throw new Error(`cross-validation needs at least 2 folds, got ${folds}`);
-  if (rows.length < folds) throw new Error(`cross-validation with ${folds} folds needs at least ${folds} rows, got ${rows.length}`);
-  const order = rows.map((row, i) => ({ row, i, h: unitHashForFold(seed, row.rowId) })).sort((a, b) => a.h - b.h || a.i - b.i);
-  const foldByRowId = new Map<string, number>();
-  const foldRows: EvalRow[][] = Array.from({ length: folds }, () => []);
-  order.forEach(({ row }, k) => {
-    foldByRowId.set(row.rowId, k % folds);
-    foldRows[k % folds]!.push(row);
-  });
-  const trained = foldRows.map((_, f) => {
-    const family = trainFn(
-      rows.filter((r) => foldByRowId.get(r.rowId) !== f),
-      f,
-    );
-    onProgress?.({ phase: 'cv-train', done: f + 1, total: folds });
-    return family;
-  });
-  const foldOf = (row: EvalRow) => {
-    const f = foldByRowId.get(row.rowId);
-    if (f === undefined) throw new Error(`row "${row.rowId}" was not part of the cross-validation`);
-    return f;
-  };
-  const cache = new Map<number, Router[]>();
-  const family: RouterFamily = (param) => {
-    let routers = cache.get(param);
-    if (!routers) {
-      routers = trained.map((fam) => fam(param));
-      cache.set(param, routers);
-    }
-    const r = routers;
-    return (row) => r[foldOf(row)]!(row);
-  };
-  return { family, foldOf, folds: foldRows };
-}
-
-function unitHashForFold(seed: number | string, rowId: string): number {
-  return unitHash('fold', seed, rowId);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

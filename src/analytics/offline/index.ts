@@ -4,3 +4,4 @@ export * from './simulate';
 export * from './metrics';
 export * from './baselines';
 export * from './evaluate';
+export * from './strategies';

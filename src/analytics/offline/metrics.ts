@@ -1,6 +1,7 @@
 import { routingMetrics, type RequestOutcome } from '../metrics';
 import type { EvalRow } from './dataset';
-import type { SimPlan, SimulatedRequest } from './simulate';
+import type { EscalationPlan } from '../../routing/plan';
+import type { SimulatedRequest } from './simulate';
 
 /*
  * Offline metrics. The seed's four (routing accuracy, cost savings, quality retention, escalation rate) come from
@@ -46,7 +47,7 @@ export interface RunSummary {
 }
 
 /** The seed's per-request outcome, from ground truth: recorded qualities decide "passes", not the judge. */
-export function requestOutcome(row: EvalRow, sim: SimulatedRequest, plan: SimPlan): RequestOutcome {
+export function requestOutcome(row: EvalRow, sim: SimulatedRequest, plan: EscalationPlan): RequestOutcome {
   const first = sim.attempts[0];
   if (!first) throw new Error(`no attempt for row "${row.rowId}"`);
   const tierOf = (id: string) => {
@@ -57,13 +58,13 @@ export function requestOutcome(row: EvalRow, sim: SimulatedRequest, plan: SimPla
   let cheapestPassingTier: number | undefined;
   for (const rung of plan.ladder) {
     const o = row.outcomes[rung.id];
-    if (o && o.quality >= plan.threshold && (cheapestPassingTier === undefined || rung.tier < cheapestPassingTier)) cheapestPassingTier = rung.tier;
+    if (o && o.quality >= plan.gateThreshold && (cheapestPassingTier === undefined || rung.tier < cheapestPassingTier)) cheapestPassingTier = rung.tier;
   }
   const best = row.outcomes[plan.bestModel];
   if (!best) throw new Error(`row "${row.rowId}" has no outcome for the best model "${plan.bestModel}"`);
   return {
     firstTier: tierOf(first.model),
-    firstPassed: first.quality >= plan.threshold,
+    firstPassed: first.quality >= plan.gateThreshold,
     cheapestPassingTier,
     escalated: sim.escalated,
     costUsd: sim.costUsd,
@@ -73,7 +74,7 @@ export function requestOutcome(row: EvalRow, sim: SimulatedRequest, plan: SimPla
   };
 }
 
-export function summarizeRun(rows: readonly EvalRow[], sims: readonly SimulatedRequest[], plan: SimPlan): RunSummary {
+export function summarizeRun(rows: readonly EvalRow[], sims: readonly SimulatedRequest[], plan: EscalationPlan): RunSummary {
   if (rows.length !== sims.length) throw new Error(`${rows.length} rows but ${sims.length} simulated requests`);
   const outcomes = rows.map((row, i) => requestOutcome(row, sims[i]!, plan));
   const m = routingMetrics(outcomes);
@@ -88,7 +89,7 @@ export function summarizeRun(rows: readonly EvalRow[], sims: readonly SimulatedR
     firstChoices[first.model] = (firstChoices[first.model] ?? 0) + 1;
     if (sim.attempts.some((a) => a.model === plan.bestModel)) strong += 1;
     if (first.truePass) firstPass += 1;
-    if (sim.quality >= plan.threshold) pass += 1;
+    if (sim.quality >= plan.gateThreshold) pass += 1;
     quality += sim.quality;
   }
   const cost = m.costUsd / n;
@@ -240,4 +241,22 @@ export function aiq(points: readonly CostQuality[], costRange?: readonly [number
     area += ((b - from) * (hullQualityAt(hull, from) + hullQualityAt(hull, b))) / 2;
   }
   return area / (hi - lo);
+}
+
+/**
+ * The least mean cost at which a router family reaches a quality, on its non-decreasing convex hull (mixing two
+ * operating points at random reaches any point between them, as RouterBench's AIQ assumes); null if never reached.
+ */
+export function costToReach(curve: readonly CostQuality[], quality: number): number | null {
+  const hull = nonDecreasingConvexHull(curve.map(({ cost, quality: q }) => ({ cost, quality: q })));
+  const top = hull[hull.length - 1];
+  if (!top || top.quality < quality) return null;
+  let lo = 0;
+  let hi = top.cost;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (hullQualityAt(hull, mid) >= quality) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }

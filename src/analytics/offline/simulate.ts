@@ -1,7 +1,8 @@
-import type { ModelSpec } from '../../domain/catalog';
 import type { Attempt, QualityVerdict } from '../../domain/results';
+import { keptAttemptIndex, requestCostUsd } from '../../routing/decisionLog';
 import { nextStep } from '../../routing/escalation';
-import { bestModel, escalationLadder, type Rung } from '../../routing/ladder';
+import type { EscalationPlan } from '../../routing/plan';
+import { unitHash } from '../../routing/hash';
 import type { EvalRow } from './dataset';
 
 /*
@@ -9,15 +10,6 @@ import type { EvalRow } from './dataset';
  * escalation policy the workflow uses (nextStep, src/routing/escalation.ts), so offline numbers and workflow runs
  * climb the ladder the same way. No Temporal, no I/O.
  */
-
-/** What runRequest needs of a route plan: the ladder and escalation bounds, and the gate threshold. */
-export interface SimPlan {
-  ladder: Rung[];
-  bestModel: string;
-  maxEscalations: number;
-  /** The gate's truth: an answer passes when its recorded quality is at least this. */
-  threshold: number;
-}
 
 export interface GateSimulation {
   /** false (`--no-gate`): the first choice alone, no judge cost, no escalation. */
@@ -61,31 +53,6 @@ export interface SimulatedRequest {
   escalated: boolean;
 }
 
-/** A plan over a catalog, as the route activity would build it. */
-export function simPlan(catalog: readonly ModelSpec[], options: { threshold: number; maxEscalations: number }): SimPlan {
-  const ladder = escalationLadder(catalog);
-  return { ladder, bestModel: bestModel(ladder).id, maxEscalations: options.maxEscalations, threshold: options.threshold };
-}
-
-/**
- * A deterministic number in [0, 1) from the parts (FNV-1a over the joined text, then a murmur3 finaliser):
- * the same parts always give the same number, on every platform.
- */
-export function unitHash(...parts: readonly (string | number)[]): number {
-  const text = parts.map(String).join('\u0000');
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return (h >>> 0) / 0x1_0000_0000;
-}
-
 /** Whether the simulated judge errs on (row, model): decided by unitHash(seed, row id, model) < judgeError. */
 export function judgeErs(seed: number | string, rowId: string, model: string, judgeError: number): boolean {
   if (judgeError <= 0) return false;
@@ -120,14 +87,14 @@ const NO_REASONS: string[] = [];
  * Replays one request: firstChoice, then with the gate on nextStep() until it stops. The judge's verdict is the truth
  * (quality >= threshold) flipped with probability judgeError (judgeErs); every judgement costs judgeCostFor(row).
  */
-export function runRequest(row: EvalRow, firstChoice: string, plan: SimPlan, gate: GateSimulation): SimulatedRequest {
+export function runRequest(row: EvalRow, firstChoice: string, plan: EscalationPlan, gate: GateSimulation): SimulatedRequest {
   const attempts: SimAttempt[] = [];
   const judgeCost = gate.enabled ? judgeCostFor(row, gate) : 0;
   let step: { model: string; cause: Attempt['cause'] } | undefined = { model: firstChoice, cause: 'routed' };
   while (step) {
     if (attempts.length > plan.ladder.length + 1) throw new Error(`escalation did not stop for row "${row.rowId}"`);
     const outcome = outcomeOf(row, step.model);
-    const truePass = outcome.quality >= plan.threshold;
+    const truePass = outcome.quality >= plan.gateThreshold;
     let verdict: QualityVerdict | undefined;
     let flipped = false;
     if (gate.enabled) {
@@ -135,7 +102,7 @@ export function runRequest(row: EvalRow, firstChoice: string, plan: SimPlan, gat
       verdict = {
         passed: flipped ? !truePass : truePass,
         score: outcome.quality,
-        threshold: plan.threshold,
+        threshold: plan.gateThreshold,
         evaluator: 'simulated-judge',
         reasons: NO_REASONS,
         costUsd: judgeCost,
@@ -144,14 +111,14 @@ export function runRequest(row: EvalRow, firstChoice: string, plan: SimPlan, gat
     attempts.push({ model: step.model, cause: step.cause, costUsd: outcome.costUsd, quality: outcome.quality, truePass, verdict, flipped });
     step = gate.enabled ? nextStep(plan, attempts) : undefined;
   }
-  const kept = attempts.find((a) => a.verdict?.passed) ?? attempts[attempts.length - 1]!;
-  const judgeCostUsd = judgeCost * attempts.length;
+  // Every recorded outcome is an answer, so the workflow's rule keeps the first pass, else the last attempt.
+  const kept = attempts[keptAttemptIndex(attempts, () => true)]!;
   return {
     attempts,
     finalModel: kept.model,
     quality: kept.quality,
-    costUsd: attempts.reduce((s, a) => s + a.costUsd, 0) + judgeCostUsd,
-    judgeCostUsd,
+    costUsd: requestCostUsd(attempts),
+    judgeCostUsd: judgeCost * attempts.length,
     escalated: attempts.length > 1,
   };
 }

@@ -1,6 +1,6 @@
-import type { RoutingRule, RuleCondition } from '../domain/policy';
-import type { RequestFeatures } from '../domain/results';
-import type { RouteRequest } from '../domain/request';
+import type { RoutingRule, RuleCondition } from '../../../domain/policy';
+import type { RequestFeatures } from '../../../domain/results';
+import type { RouteRequest } from '../../../domain/request';
 
 export interface RuleMatch {
   rule: RoutingRule;

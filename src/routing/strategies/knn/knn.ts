@@ -1,10 +1,10 @@
-import type { RouteRequest } from '../../domain/request';
-import type { RequestFeatures, RoutingDecision } from '../../domain/results';
-import { extractFeatures } from '../features';
-import type { Rung } from '../ladder';
-import { DEFAULT_FEATURE_SETTINGS, featurize, type FeatureSettings, type SparseVector } from '../textFeatures';
-import { candidatesAndRule, chooseByThreshold, describeChoice, type CostRuleOptions } from './decide';
-import type { TrainingExample } from './train';
+import type { RouteRequest } from '../../../domain/request';
+import type { RequestFeatures, RoutingDecision } from '../../../domain/results';
+import { extractFeatures } from '../../features';
+import type { Rung } from '../../ladder';
+import { DEFAULT_FEATURE_SETTINGS, featurize, type FeatureSettings, type SparseVector } from '../../textFeatures';
+import { chooseByCost, describeChoice, type CostRuleOptions } from '../../costRule';
+import type { TrainingExample } from '../types';
 
 /*
  * The kNN router baseline (as in RouterBench and RouteLLM's comparisons): a model's pass probability for a request
@@ -23,6 +23,8 @@ export interface KnnIndex {
   basePassRates: number[];
   size: number;
   norms: Float64Array;
+  /** The indexed vectors, in training order (kept for the artefact). */
+  vectors: readonly SparseVector[];
   /** Inverted index: slot → the examples that have it, and their values there. */
   postings: Map<number, { examples: Int32Array; values: Float64Array }>;
 }
@@ -40,6 +42,13 @@ export function trainKnn(examples: readonly TrainingExample[], settings: Feature
   const ids = models ? [...models] : [...new Set(examples.flatMap((e) => Object.keys(e.passes).filter((id) => e.passes[id] !== undefined)))];
   const vectors: SparseVector[] = examples.map((e) => featurize(e.request, e.features ?? extractFeatures(e.request), settings));
   const labels = ids.map((id) => Int8Array.from(examples, (e) => (e.passes[id] === undefined ? -1 : e.passes[id] ? 1 : 0)));
+  return indexVectors(vectors, labels, settings, k, ids);
+}
+
+/** The index over already featurized examples; labels[m][i]: 1 passes, 0 fails, -1 unknown. */
+export function indexVectors(vectors: readonly SparseVector[], labels: Int8Array[], settings: FeatureSettings, k: number, ids: readonly string[]): KnnIndex {
+  if (!Number.isInteger(k) || k < 1) throw new Error(`k must be a whole number of at least 1, got ${k}`);
+  if (vectors.length === 0) throw new Error('kNN needs at least one training example');
   const basePassRates = labels.map((column) => {
     let n = 0;
     let passed = 0;
@@ -71,7 +80,7 @@ export function trainKnn(examples: readonly TrainingExample[], settings: Feature
     });
     norms[i] = Math.sqrt(n2);
   });
-  return { settings, k, models: ids, labels, basePassRates, size: vectors.length, norms, postings };
+  return { settings, k, models: [...ids], labels, basePassRates, size: vectors.length, norms, postings, vectors };
 }
 
 /** The k most similar training examples (cosine), most similar first; ties go to the earlier example. */
@@ -132,8 +141,7 @@ export interface KnnRouteOptions extends CostRuleOptions {
 export function routeByKnn(index: KnnIndex, ladder: readonly Rung[], request: Pick<RouteRequest, 'prompt' | 'history'>, features: RequestFeatures, options: KnnRouteOptions = {}): RoutingDecision {
   const rates = knnPassRates(index, request, features);
   for (const r of ladder) if (rates[r.id] === undefined) throw new Error(`model "${r.id}" is on the ladder but has no outcomes in the kNN router's training data`);
-  const { candidates, best, rule } = candidatesAndRule(ladder, features, (id) => rates[id]!, (id) => options.expectedOutputTokens?.[id], options);
-  const choice = chooseByThreshold(candidates, best.id, rule);
+  const { choice, rule } = chooseByCost(ladder, features, (id) => rates[id]!, (id) => options.expectedOutputTokens?.[id], options);
   return {
     model: choice.model,
     confidence: choice.passProbability,

@@ -1,4 +1,4 @@
-import type { Calibration } from '../../domain/classifierArtefact';
+import type { Calibration } from '../../../domain/classifierArtefact';
 import { sigmoid } from './logistic';
 
 /*

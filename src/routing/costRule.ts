@@ -1,9 +1,7 @@
-import type { ClassifierArtefact } from '../../domain/classifierArtefact';
-import type { RouteRequest } from '../../domain/request';
-import type { RequestFeatures, RoutingDecision } from '../../domain/results';
-import { priceTokens } from '../../domain/cost';
-import { bestModel, type Rung } from '../ladder';
-import { describeContributions, passProbabilitiesOfVector, requestVector, topFeaturesOfVector } from './predict';
+import type { OperatingPoint } from '../domain/classifierArtefact';
+import type { RequestFeatures } from '../domain/results';
+import { priceTokens } from '../domain/cost';
+import { bestModel, type Rung } from './ladder';
 
 /*
  * The cost-derived decision rule shared by the classifier and the kNN router.
@@ -142,7 +140,7 @@ export function candidatesAndRule(
   passProbability: (id: string) => number,
   expectedOutputTokens: (id: string) => number | null | undefined,
   options: CostRuleOptions,
-  operatingPoint?: ClassifierArtefact['operatingPoint'],
+  operatingPoint?: OperatingPoint,
 ): { candidates: DecisionCandidate[]; best: Rung; rule: ThresholdRule } {
   const best = bestModel(ladder);
   const candidates = ladder.map((r) => ({
@@ -178,31 +176,15 @@ export function describeChoice(choice: ThresholdChoice, rule: ThresholdRule): st
   return `${choice.model} ${p} >= threshold ${choice.threshold.toFixed(2)}, ${how} (${knob})${missed}`;
 }
 
-/**
- * Routes by the trained classifier: calibrated pass probabilities per model, the cost-derived threshold rule above.
- * The artefact's catalog must have been checked against the router's (assertArtefactMatchesCatalog) when loaded.
- */
-export function routeByClassifier(
-  artefact: ClassifierArtefact,
+/** The cost rule end to end: price every ladder model for the request, then choose (candidatesAndRule + chooseByThreshold). */
+export function chooseByCost(
   ladder: readonly Rung[],
-  request: Pick<RouteRequest, 'prompt' | 'history'>,
   features: RequestFeatures,
-  options: CostRuleOptions = {},
-): RoutingDecision {
-  const x = requestVector(artefact, request, features);
-  const p = passProbabilitiesOfVector(artefact, x);
-  const known = new Map(artefact.catalog.map((m) => [m.id, m]));
-  for (const r of ladder) if (!known.has(r.id)) throw new Error(`model "${r.id}" is on the ladder but not in the classifier's catalog; retrain the classifier for this catalog`);
-  const { candidates, best, rule } = candidatesAndRule(ladder, features, (id) => p[id]!, (id) => known.get(id)!.expectedOutputTokens, options, artefact.operatingPoint);
-  const choice = chooseByThreshold(candidates, best.id, rule);
-  const top = topFeaturesOfVector(artefact, x, choice.model, 3);
-  return {
-    model: choice.model,
-    confidence: choice.passProbability,
-    confidenceAdjustment: choice.passProbability - choice.threshold,
-    alternatives: ladder.filter((r) => r.id !== choice.model).map((r) => r.id),
-    reason: `classifier: ${describeChoice(choice, rule)}; top features for ${choice.model}: ${describeContributions(top) || 'none'}`,
-    strategy: 'classifier',
-    policyVersion: artefact.policyVersion,
-  };
+  passProbability: (id: string) => number,
+  expectedOutputTokens: (id: string) => number | null | undefined,
+  options: CostRuleOptions,
+  operatingPoint?: OperatingPoint,
+): { choice: ThresholdChoice; rule: ThresholdRule } {
+  const { candidates, best, rule } = candidatesAndRule(ladder, features, passProbability, expectedOutputTokens, options, operatingPoint);
+  return { choice: chooseByThreshold(candidates, best.id, rule), rule };
 }

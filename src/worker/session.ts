@@ -1,14 +1,14 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { installCliRuntime } from './runtime';
+import { installQuietRuntime } from './runtime';
 import { join } from 'node:path';
 import { RouterClient } from '../client';
 import { PROJECT_ROOT } from '../servers/binaries';
 import { startLocalServer, type LocalServerOptions } from '../servers/localServer';
-import { loadRouterConfig } from '../worker/config';
-import { createRouterWorker } from '../worker/createWorker';
-import { workflowCode } from '../worker/bundle';
-import { wireActivityDeps, type Wiring } from '../worker/wiring';
+import { loadRouterConfig } from './config';
+import { createRouterWorker } from './createWorker';
+import { workflowCode } from './bundle';
+import { wireActivityDeps, type Wiring } from './wiring';
 
 /** A Temporal server (embedded or remote), one in-process worker, and a client: what every CLI command needs. */
 export interface RouterSession {
@@ -30,7 +30,7 @@ export interface SessionOptions {
 
 export async function openSession(options: SessionOptions = {}): Promise<RouterSession> {
   const env = options.env ?? process.env;
-  installCliRuntime();
+  installQuietRuntime();
   const config = loadRouterConfig(env);
   const wiring = wireActivityDeps(config, env, options.decisionLogPath ? { decisionLogPath: options.decisionLogPath } : {});
 
@@ -67,12 +67,4 @@ export async function openSession(options: SessionOptions = {}): Promise<RouterS
       wiring.store.close();
     },
   };
-}
-
-/** Resolves on the first Ctrl-C (SIGINT) or SIGTERM. */
-export function untilInterrupted(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
 }

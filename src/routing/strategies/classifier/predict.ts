@@ -1,7 +1,7 @@
-import type { ClassifierArtefact } from '../../domain/classifierArtefact';
-import type { RouteRequest } from '../../domain/request';
-import type { RequestFeatures } from '../../domain/results';
-import { featureDimension, featureName, featurize, type SparseVector } from '../textFeatures';
+import type { ClassifierArtefact } from '../../../domain/classifierArtefact';
+import type { RouteRequest } from '../../../domain/request';
+import type { RequestFeatures } from '../../../domain/results';
+import { featureDimension, featureName, featurize, type SparseVector } from '../../textFeatures';
 import { calibrate } from './calibration';
 
 /** An artefact's weights laid out for scoring: slot-major, one entry per catalog model (in catalog order). */

@@ -9,22 +9,14 @@ import {
   type FeatureSettings,
   type ModelTrainingMetrics,
   type PassModel,
-} from '../../domain/classifierArtefact';
-import type { RouteRequest } from '../../domain/request';
-import type { RequestFeatures } from '../../domain/results';
-import { parseOrThrow } from '../../domain/validation';
-import { extractFeatures } from '../features';
-import { DEFAULT_FEATURE_SETTINGS, TEXT_OFFSET, featureDimension, featurize, textSlotNgrams, type SparseVector } from '../textFeatures';
+} from '../../../domain/classifierArtefact';
+import { parseOrThrow } from '../../../domain/validation';
+import { extractFeatures } from '../../features';
+import { assignFolds, type FoldAssignment } from '../../folds';
+import type { TrainingExample } from '../types';
+import { DEFAULT_FEATURE_SETTINGS, TEXT_OFFSET, featureDimension, featurize, textSlotNgrams, type SparseVector } from '../../textFeatures';
 import { brierScore, calibrate, expectedCalibrationError, fitIsotonic, fitPlatt, logLoss, rocAuc } from './calibration';
 import { denseWeights, logit, sigmoid, trainLogisticModels, type LabelColumn, type LogisticFit } from './logistic';
-
-/** One labelled request: which catalog models passed the gate on it (undefined: no recorded outcome). */
-export interface TrainingExample {
-  request: RouteRequest;
-  /** The seed's features of the request; extractFeatures(request) when absent. */
-  features?: RequestFeatures;
-  passes: Readonly<Record<string, boolean | undefined>>;
-}
 
 /** A catalog model as training needs it; expectedOutputTokens defaults to null (price the request's own estimate). */
 export type ClassifierCatalogModel = Omit<ArtefactModel, 'expectedOutputTokens'> & { expectedOutputTokens?: number | null };
@@ -35,8 +27,10 @@ export interface TrainOptions {
   createdAt: string;
   featureSettings?: FeatureSettings;
   folds?: number;
-  /** Seeds the fold assignment, the only random choice in training. */
+  /** Seeds the fold assignment (assignFolds over the request ids), the only random choice in training. */
   seed?: number;
+  /** These folds instead of assignFolds(request ids, folds, seed): the evaluator's, so every strategy shares them. */
+  foldAssignment?: FoldAssignment;
   /**
    * L2 strength: objective = mean log loss + (l2/2)·Σ_j (w_j / s_j)², with the per-slot scales s_j of
    * penaltyScales (an IDF-weighted penalty; s_j = 1 everywhere when idfPenalty is false).
@@ -62,8 +56,8 @@ export interface TrainResult {
   artefact: ClassifierArtefact;
   /** Per model, example i's calibrated pass probability from the fold model that did not see it (cross-fitted calibration). */
   outOfFold: Record<string, number[]>;
-  /** The fold each example was held out in. */
-  foldOf: number[];
+  /** The folds the out-of-fold predictions were held out in. */
+  folds: FoldAssignment;
 }
 
 export const DEFAULT_TRAIN_OPTIONS = {
@@ -87,31 +81,6 @@ export function labelsFromQualities(outcomes: Readonly<Record<string, { quality:
   const passes: Record<string, boolean> = {};
   for (const [model, outcome] of Object.entries(outcomes)) if (outcome) passes[model] = outcome.quality >= passThreshold;
   return passes;
-}
-
-/** mulberry32: a small, fast, seeded PRNG; the same seed gives the same sequence on every platform. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Fold of each of n examples: a seeded shuffle dealt round-robin, so fold sizes differ by at most one. */
-export function assignFolds(n: number, folds: number, seed: number): number[] {
-  const order = Array.from({ length: n }, (_, i) => i);
-  const random = seededRandom(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  const foldOf = new Array<number>(n);
-  order.forEach((example, position) => (foldOf[example] = position % folds));
-  return foldOf;
 }
 
 function roundTo(value: number, digits: number): number {
@@ -160,11 +129,12 @@ function fitPassModels(rows: readonly SparseVector[], labels: readonly LabelColu
  */
 export function trainClassifier(examples: readonly TrainingExample[], options: TrainOptions): TrainResult {
   const d = DEFAULT_TRAIN_OPTIONS;
+  const foldAssignment = options.foldAssignment;
   const o = {
     catalog: options.catalog,
     createdAt: options.createdAt,
     featureSettings: parseOrThrow(FeatureSettingsSchema, options.featureSettings ?? DEFAULT_FEATURE_SETTINGS, 'feature settings'),
-    folds: options.folds ?? d.folds,
+    folds: foldAssignment?.folds ?? options.folds ?? d.folds,
     seed: options.seed ?? d.seed,
     l2: options.l2 ?? d.l2,
     idfPenalty: options.idfPenalty ?? d.idfPenalty,
@@ -185,7 +155,9 @@ export function trainClassifier(examples: readonly TrainingExample[], options: T
   labels.forEach((column, m) => {
     if (!column.some((y) => y >= 0)) throw new Error(`no training example has an outcome for model "${models[m]}"`);
   });
-  const foldOf = assignFolds(examples.length, o.folds, o.seed);
+  const folds = foldAssignment ?? assignFolds(examples.map((e) => e.request.requestId), o.folds, o.seed);
+  if (folds.foldOf.length !== examples.length) throw new Error(`the fold assignment covers ${folds.foldOf.length} examples, not ${examples.length}`);
+  const { foldOf } = folds;
   const dimension = featureDimension(o.featureSettings);
   const solver = { l2: o.l2, maxIterations: o.maxIterations, idfPenalty: o.idfPenalty };
 
@@ -274,7 +246,7 @@ export function trainClassifier(examples: readonly TrainingExample[], options: T
     trainingMetrics,
   };
   // What train writes must be what the router can load.
-  return { artefact: parseClassifierArtefact(artefact), outOfFold, foldOf };
+  return { artefact: parseClassifierArtefact(artefact), outOfFold, folds };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { SparseVector } from '../textFeatures';
+import type { SparseVector } from '../../textFeatures';
 
 /*
  * L2-regularised logistic regression on sparse vectors, one model per output (catalog model) on shared rows.

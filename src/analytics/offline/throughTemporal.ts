@@ -1,18 +1,19 @@
 import { join } from 'node:path';
-import type { EvalRow, EvalDataset } from '../analytics/offline/dataset';
-import { summarizeRun, type RunSummary } from '../analytics/offline/metrics';
-import { simPlan, type GateSimulation, type SimulatedRequest } from '../analytics/offline/simulate';
-import { SimulatedJudge } from './simulatedJudge';
-import { RouterClient } from '../client';
-import type { RoutingPolicy } from '../domain/policy';
-import type { DecisionLog } from '../domain/results';
-import { QualityGate } from '../evaluators/gate';
-import { ReplayProvider } from '../providers/replay';
-import { PROJECT_ROOT } from '../servers/binaries';
-import { startLocalServer } from '../servers/localServer';
-import { workflowCode } from '../worker/bundle';
-import { createRouterWorker } from '../worker/createWorker';
-import { installCliRuntime } from './runtime';
+import { RouterClient } from '../../client';
+import type { DecisionLog } from '../../domain/results';
+import { QualityGate } from '../../evaluators/gate';
+import { SimulatedJudge, type JudgeRecords } from '../../evaluators/simulatedJudge';
+import { ReplayProvider } from '../../providers/replay';
+import { escalationPlan } from '../../routing/plan';
+import type { RoutingPolicy } from '../../routing/strategies/registry';
+import { PROJECT_ROOT } from '../../servers/binaries';
+import { startLocalServer } from '../../servers/localServer';
+import { workflowCode } from '../../worker/bundle';
+import { createRouterWorker } from '../../worker/createWorker';
+import { installQuietRuntime } from '../../worker/runtime';
+import type { EvalDataset, EvalRow } from './dataset';
+import { summarizeRun, type RunSummary } from './metrics';
+import { judgeCostFor, judgeErs, type GateSimulation, type SimulatedRequest } from './simulate';
 
 export interface ThroughTemporalOptions {
   dataPaths: readonly string[];
@@ -40,6 +41,17 @@ function asSimulated(row: EvalRow, log: DecisionLog, threshold: number): Simulat
   };
 }
 
+/** The fast path's judge as lookups: a row's recorded pass/fail for a model, flipped where its seeded hash errs. */
+function recordedVerdicts(rows: readonly EvalRow[], threshold: number, gate: GateSimulation): JudgeRecords {
+  const byRequest = new Map(rows.map((r) => [r.request.requestId, r]));
+  return (requestId, model) => {
+    const row = byRequest.get(requestId);
+    const outcome = row?.outcomes[model];
+    if (!row || !outcome) return undefined;
+    return { quality: outcome.quality, passes: outcome.quality >= threshold, errs: judgeErs(gate.seed, row.rowId, model, gate.judgeError), costUsd: judgeCostFor(row, gate) };
+  };
+}
+
 /**
  * `eval --through-temporal`: every row through a real routeRequest workflow on an embedded dev server, answered by
  * the replay provider and graded by the same simulated judge as the fast path. Without the gate, the policy's
@@ -49,7 +61,7 @@ export async function runThroughTemporal(dataset: EvalDataset, options: ThroughT
   const threshold = options.policy.gate.threshold;
   const gate: GateSimulation = options.gate.enabled ? options.gate : { ...options.gate, judgeError: 0, judgeCostUsd: 0 };
   const policy: RoutingPolicy = options.gate.enabled ? options.policy : { ...options.policy, gate: { threshold: 0 } };
-  installCliRuntime();
+  installQuietRuntime();
   const server = await startLocalServer({ logFile: join(PROJECT_ROOT, '.model-router', 'temporal-server.log') });
   try {
     const worker = await createRouterWorker({
@@ -60,7 +72,7 @@ export async function runThroughTemporal(dataset: EvalDataset, options: ThroughT
         catalog: { models: [...dataset.catalog] },
         policies: new Map([[policy.id, policy]]),
         providers: { replay: ReplayProvider.fromFiles([...options.dataPaths]) },
-        gate: new QualityGate({ validators: [], scorer: new SimulatedJudge(dataset.rows, threshold, gate) }),
+        gate: new QualityGate({ validators: [], scorer: new SimulatedJudge(recordedVerdicts(dataset.rows, threshold, gate)) }),
       },
     });
     const router = new RouterClient({ client: server.client, taskQueue: 'model-router-eval' });
@@ -74,7 +86,7 @@ export async function runThroughTemporal(dataset: EvalDataset, options: ThroughT
       }
     };
     await worker.runUntil(Promise.all(Array.from({ length: options.concurrency ?? 32 }, lane)));
-    const plan = simPlan(dataset.catalog, { threshold, maxEscalations: policy.maxEscalations });
+    const plan = escalationPlan(dataset.catalog, { gateThreshold: threshold, maxEscalations: policy.maxEscalations });
     const sims = dataset.rows.map((row, i) => asSimulated(row, logs[i]!, threshold));
     return { summary: summarizeRun(dataset.rows, sims, plan), logs };
   } finally {

@@ -6,7 +6,7 @@ let installed = false;
  * Warnings only: the CLI's own output is the product and the SDK's info logs would drown it. The CLI handles
  * Ctrl-C itself (to stop its embedded server), so the SDK installs no signal handlers.
  */
-export function installCliRuntime(): void {
+export function installQuietRuntime(): void {
   if (installed) return;
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   installed = true;

@@ -1,0 +1,145 @@
+import type { RoutingPolicy } from '../../routing/strategies/registry';
+import type { RulesPolicy } from '../../routing/strategies/rules';
+import { definitionNamed, STRATEGY_NAMES } from '../../routing/strategies/registry';
+import type { StrategyEnv } from '../../routing/strategies/types';
+import { ValidationError } from '../../domain/validation';
+import { formatTable, percent } from '../table';
+import { loadEvalDataset, type EvalDataset } from './dataset';
+import { escalationLadder } from '../../routing/ladder';
+import { DEFAULT_THRESHOLD, evaluateStrategy, renderReport, runStrategy, singleModelPoints, type EvalReport, type RunOptions } from './evaluate';
+import { costToReach, type RunSummary } from './metrics';
+import { DEFAULT_JUDGE_COST_RATIO, type GateSimulation } from './simulate';
+import { LAMBDA_GRID, offlineStrategy, type OfflineStrategyOptions } from './strategies';
+import { runThroughTemporal } from './throughTemporal';
+
+/*
+ * `model-router eval`: a strategy (or baseline) over recorded outcomes with the simulated gate, its metrics and
+ * cost-quality curve beside the baselines, kNN beside a learned strategy, and optionally the same rows through real
+ * workflows. The CLI parses the flags and prints what this returns.
+ */
+
+export interface EvalCommand {
+  data: string[];
+  /** models.json-format price table; default: the one beside (or above) the first data file. */
+  prices?: string;
+  strategy: string;
+  model?: string;
+  gate: GateSimulation;
+  maxEscalations: number;
+  lambda?: number;
+  folds: number;
+  seed: number;
+  k: number;
+  throughTemporal: boolean;
+  /** The rules strategy's policy. */
+  rulesPolicy: RulesPolicy;
+  /** How strategies read their artefacts (the shell's file cache). */
+  load: StrategyEnv['load'];
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Retention levels at which the learned router's cost is compared with kNN's and blind mixing's. */
+const RETENTION_LEVELS = [0.9, 0.92, 0.94, 0.95, 0.96, 0.98];
+
+const COMPARED_METRICS = ['routingAccuracy', 'costSavings', 'qualityRetention', 'escalationRate', 'costPer1k'] as const;
+type ComparedMetrics = Pick<RunSummary, (typeof COMPARED_METRICS)[number]>;
+
+export interface EvalOutput extends EvalReport {
+  notes: string[];
+  retentionLevels?: { retention: number; strategyCost: number | null; knnCost: number | null; blindMixingCost: number | null }[];
+  throughTemporal?: { metrics: ComparedMetrics; maxAbsDifference: ComparedMetrics };
+}
+
+function strategyOptions(cmd: EvalCommand, dataset: EvalDataset): OfflineStrategyOptions {
+  return {
+    gate: cmd.gate,
+    maxEscalations: cmd.maxEscalations,
+    folds: cmd.folds,
+    seed: cmd.seed,
+    k: cmd.k,
+    rulesPolicy: cmd.rulesPolicy,
+    env: { ladder: escalationLadder(dataset.catalog), load: cmd.load },
+    ...(cmd.lambda !== undefined ? { lambda: cmd.lambda } : {}),
+    ...(cmd.model ? { model: cmd.model } : {}),
+  };
+}
+
+export async function runEval(cmd: EvalCommand): Promise<EvalOutput> {
+  const dataset = loadEvalDataset(cmd.data, cmd.prices ? { prices: cmd.prices } : {});
+  const strategy = offlineStrategy(cmd.strategy, dataset, strategyOptions(cmd, dataset));
+  const bar = cmd.onProgress;
+  const run: RunOptions = { catalog: dataset.catalog, threshold: DEFAULT_THRESHOLD, maxEscalations: cmd.maxEscalations, gate: cmd.gate, ...(bar ? { onProgress: (p) => bar(p.done, p.total) } : {}) };
+  const report = evaluateStrategy(dataset.rows, strategy.router, {
+    ...run,
+    strategy: cmd.strategy,
+    policy: cmd.rulesPolicy,
+    randomSeed: cmd.seed,
+    ...(strategy.family ? { family: strategy.family, params: strategy.params ?? [] } : {}),
+  });
+  const output: EvalOutput = { ...report, notes: [strategy.note, ...dataset.notes, cmd.gate.enabled ? `gate: judge error ${cmd.gate.judgeError}, judge cost ${cmd.gate.judgeCostRatio ?? DEFAULT_JUDGE_COST_RATIO} × the cheapest call, max escalations ${cmd.maxEscalations}` : 'no gate: the first choice alone'] };
+
+  if (isLearned(cmd.strategy) && strategy.family) {
+    let knnCurve = report.curve;
+    if (cmd.strategy !== 'knn') {
+      // kNN on the same text features, the same folds and λ, beside the learned strategy.
+      const { model: _unused, ...withoutModel } = strategyOptions(cmd, dataset);
+      const knn = offlineStrategy('knn', dataset, withoutModel);
+      const knnReport = evaluateStrategy(dataset.rows, knn.router, { ...run, strategy: 'knn', baselines: false, family: knn.family!, params: LAMBDA_GRID, onProgress: undefined });
+      const knnRun = runStrategy(dataset.rows, knn.router, { ...run, onProgress: undefined }).summary;
+      output.baselines.knn = { quality: knnRun.quality, cost: knnRun.cost };
+      knnCurve = knnReport.curve;
+    }
+    const bestQuality = report.baselines.best?.quality ?? 0;
+    const singles = singleModelPoints(dataset.rows, run);
+    output.retentionLevels = RETENTION_LEVELS.map((retention) => ({
+      retention,
+      strategyCost: costToReach(report.curve, retention * bestQuality),
+      knnCost: costToReach(knnCurve, retention * bestQuality),
+      blindMixingCost: costToReach(singles, retention * bestQuality),
+    }));
+  }
+
+  if (cmd.throughTemporal) {
+    const policy = throughTemporalPolicy(cmd);
+    const temporal = await runThroughTemporal(dataset, { dataPaths: cmd.data, policy, gate: cmd.gate, ...(bar ? { onProgress: bar } : {}) });
+    const fast = runStrategy(dataset.rows, strategy.router, { ...run, onProgress: undefined }).summary;
+    output.throughTemporal = {
+      metrics: Object.fromEntries(COMPARED_METRICS.map((k) => [k, temporal.summary[k]])) as ComparedMetrics,
+      maxAbsDifference: Object.fromEntries(COMPARED_METRICS.map((k) => [k, Math.abs(temporal.summary[k] - fast[k])])) as ComparedMetrics,
+    };
+  }
+  return output;
+}
+
+/** Strategies fitted on labelled outcomes (kNN is compared beside them). */
+function isLearned(name: string): boolean {
+  return STRATEGY_NAMES.includes(name) && definitionNamed(name).fit !== undefined;
+}
+
+/** The workflow runs the same policy as the fast path: rules, or a learned strategy's trained artefact. */
+function throughTemporalPolicy(cmd: EvalCommand): RoutingPolicy {
+  const base = { id: 'eval', version: `eval-${cmd.strategy}`, gate: { threshold: DEFAULT_THRESHOLD }, maxEscalations: cmd.maxEscalations };
+  if (cmd.strategy === 'rules') return { ...cmd.rulesPolicy, ...base };
+  const artefactPolicy = STRATEGY_NAMES.includes(cmd.strategy) ? definitionNamed(cmd.strategy).artefactPolicy : undefined;
+  if (artefactPolicy && cmd.model) {
+    return artefactPolicy(base, cmd.model, { judgeCostRatio: cmd.gate.judgeCostRatio ?? DEFAULT_JUDGE_COST_RATIO, ...(cmd.lambda !== undefined ? { lambda: cmd.lambda } : {}) });
+  }
+  throw new ValidationError('command line', [
+    { path: '--through-temporal', message: 'runs a policy the workflow can load: --strategy rules, or a learned strategy with --model ARTEFACT.json' },
+  ]);
+}
+
+export function renderEval(output: EvalOutput): string {
+  const lines = [renderReport(output), '', ...output.notes.map((n) => `note: ${n}`)];
+  if (output.retentionLevels) {
+    const usd = (x: number | null) => (x === null ? 'not reached' : `$${(x * 1000).toFixed(4)}`);
+    lines.push('', 'cost per 1k requests to reach a quality retention (vs always-best)');
+    lines.push(formatTable(['retention', output.strategy, 'kNN', 'blind mixing'], output.retentionLevels.map((l) => [percent(l.retention), usd(l.strategyCost), usd(l.knnCost), usd(l.blindMixingCost)])));
+  }
+  if (output.throughTemporal) {
+    const t = output.throughTemporal;
+    lines.push('', 'through real routeRequest workflows (replay provider, same simulated judge)');
+    lines.push(formatTable(['metric', 'workflows', '|workflows − fast path|'], Object.entries(t.metrics).map(([k, v]) => [k, v.toFixed(6), t.maxAbsDifference[k as keyof ComparedMetrics].toExponential(2)])));
+  }
+  return lines.join('\n');
+}

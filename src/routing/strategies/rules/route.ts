@@ -1,0 +1,39 @@
+import type { RoutingRule } from '../../../domain/policy';
+import { ValidationError } from '../../../domain/validation';
+import type { RouteRequest } from '../../../domain/request';
+import type { RequestFeatures, RoutingDecision } from '../../../domain/results';
+import { cheapestOfTier, type Rung } from '../../ladder';
+import { matchRule } from './match';
+
+/** Routes by the policy's first matching rule; the decision names the rule and why it fired. */
+export function routeByRules(
+  policy: { rules: readonly RoutingRule[]; version: string },
+  ladder: readonly Rung[],
+  request: RouteRequest,
+  features: RequestFeatures,
+): RoutingDecision {
+  const { rule, because } = matchRule(policy.rules, request, features);
+  const target =
+    'tier' in rule.route ? cheapestOfTier(ladder, rule.route.tier) : ladder.find((r) => 'model' in rule.route && r.id === rule.route.model);
+  if (!target) throw new Error(`rule "${rule.id}" routes to a model that is not in the catalog`);
+  return {
+    model: target.id,
+    confidence: rule.confidence,
+    confidenceAdjustment: 0,
+    alternatives: ladder.filter((r) => r.id !== target.id).map((r) => r.id),
+    reason: `rule "${rule.id}" fired because ${because}: ${rule.description}`,
+    strategy: 'rules',
+    ruleId: rule.id,
+    policyVersion: policy.version,
+  };
+}
+
+/** A rule naming a model the catalog lacks would fail every request it matches: refused at start-up. */
+export function checkRuleTargets(rules: readonly RoutingRule[], ladder: readonly Rung[], path = 'rules'): void {
+  rules.forEach((rule, i) => {
+    const model = 'model' in rule.route ? rule.route.model : undefined;
+    if (model !== undefined && !ladder.some((r) => r.id === model)) {
+      throw new ValidationError('routing policy', [{ path: `${path}.${i}.route.model`, message: `"${model}" is not in the catalog` }]);
+    }
+  });
+}
