@@ -20,6 +20,13 @@ export const RoutingDecisionSchema = z.object({
   /** The rule (or other named element of the policy) that produced the decision. */
   ruleId: z.string().optional(),
   policyVersion: z.string(),
+  /**
+   * The probability with which `model` was chosen: 1 for a deterministic strategy, below 1 for one that explores.
+   * Logged for off-policy (inverse-propensity) evaluation of other policies; absent in logs written before it existed.
+   */
+  propensity: z.number().gt(0).max(1).optional(),
+  /** What a learning strategy decided on, sent back with the outcome: a feature bucket and a compact vector. */
+  context: z.object({ bucket: z.string(), vector: z.array(z.number()) }).optional(),
 });
 export type RoutingDecision = z.infer<typeof RoutingDecisionSchema>;
 

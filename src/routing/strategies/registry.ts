@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { banditStrategy } from './bandit';
 import { classifierStrategy } from './classifier';
 import { knnStrategy } from './knn';
 import { rulesStrategy } from './rules';
@@ -8,7 +9,7 @@ import type { StrategyDefinition } from './types';
  * Every routing strategy, once. The policy schema, the route activity, the offline evaluator and the CLI read this
  * list; adding a strategy is its folder and one line here.
  */
-export const STRATEGIES = [rulesStrategy, classifierStrategy, knnStrategy] as const;
+export const STRATEGIES = [rulesStrategy, classifierStrategy, knnStrategy, banditStrategy] as const;
 
 type SchemasOf<T extends readonly unknown[]> = { -readonly [K in keyof T]: T[K] extends { policySchema: infer S } ? S : never };
 type PolicySchemas = SchemasOf<typeof STRATEGIES>;

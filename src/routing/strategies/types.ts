@@ -115,6 +115,15 @@ export interface StrategyDefinition<P extends { strategy: string } = { strategy:
    * them for the artefact. The knob (λ) is applied per held-out choice, so a cost-quality sweep refits nothing.
    */
   fit?(examples: readonly TrainingExample[], folds: FoldAssignment, ladder: readonly Rung[], options: FitOptions): Fitted;
+  /**
+   * Strategies that learn online: their state lives in the banditState entity workflow (id bandit-<policyId>),
+   * which folds outcomes; a worker reads it, cached for `stateCacheMs`, and passes it as env.learnedState.
+   */
+  learning?: {
+    initialState(policy: P, ladder: readonly Rung[]): unknown;
+    stateCacheMs(policy: P): number;
+    continueAsNewAtHistoryLength?(policy: P): number | undefined;
+  };
   /** The policy that routes with an artefact this strategy's `fit` wrote (for `eval --model` and `--through-temporal`). */
   artefactPolicy?(base: PolicyBase, artefactPath: string, knobs: { lambda?: number; judgeCostRatio?: number }): P;
 }

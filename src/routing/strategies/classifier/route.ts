@@ -30,5 +30,6 @@ export function routeByClassifier(
     reason: `classifier: ${describeChoice(choice, rule)}; top features for ${choice.model}: ${describeContributions(top) || 'none'}`,
     strategy: 'classifier',
     policyVersion: artefact.policyVersion,
+    propensity: 1,
   };
 }

@@ -150,5 +150,6 @@ export function routeByKnn(index: KnnIndex, ladder: readonly Rung[], request: Pi
     reason: `kNN (k=${index.k}): ${describeChoice(choice, rule)}; pass rates are over the ${index.k} most similar training requests`,
     strategy: 'knn',
     policyVersion: `knn-k${index.k}`,
+    propensity: 1,
   };
 }

@@ -3,8 +3,8 @@ import { RulesPolicySchema, type RulesPolicy } from './policy';
 import { checkRuleTargets, routeByRules } from './route';
 
 export { RulesPolicySchema, type RulesPolicy } from './policy';
-export { matchRule, type RuleMatch } from './match';
-export { checkRuleTargets, routeByRules } from './route';
+export { findRule, matchRule, type RuleMatch } from './match';
+export { checkRuleTargets, decisionOfRule, routeByRules } from './route';
 
 /** Ordered, declarative rules: first match wins, the decision names the rule and why it fired. */
 export const rulesStrategy: StrategyDefinition<RulesPolicy, typeof RulesPolicySchema> = {

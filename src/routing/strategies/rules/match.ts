@@ -65,11 +65,18 @@ function explainMatch(condition: RuleCondition, request: RouteRequest, features:
   return phrases.length > 0 ? phrases.join(' and ') : 'no earlier rule matched';
 }
 
-/** First match wins; a valid policy ends with a default rule, so there is always a match. */
-export function matchRule(rules: readonly RoutingRule[], request: RouteRequest, features: RequestFeatures): RuleMatch {
+/** The first rule that matches, if any. */
+export function findRule(rules: readonly RoutingRule[], request: RouteRequest, features: RequestFeatures): RuleMatch | undefined {
   for (const rule of rules) {
     const because = explainMatch(rule.when, request, features);
     if (because !== false) return { rule, because };
   }
-  throw new Error('no routing rule matched: the policy needs a default rule with an empty "when"');
+  return undefined;
+}
+
+/** First match wins; a valid rules policy ends with a default rule, so there is always a match. */
+export function matchRule(rules: readonly RoutingRule[], request: RouteRequest, features: RequestFeatures): RuleMatch {
+  const match = findRule(rules, request, features);
+  if (!match) throw new Error('no routing rule matched: the policy needs a default rule with an empty "when"');
+  return match;
 }

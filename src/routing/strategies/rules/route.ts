@@ -3,7 +3,7 @@ import { ValidationError } from '../../../domain/validation';
 import type { RouteRequest } from '../../../domain/request';
 import type { RequestFeatures, RoutingDecision } from '../../../domain/results';
 import { cheapestOfTier, type Rung } from '../../ladder';
-import { matchRule } from './match';
+import { matchRule, type RuleMatch } from './match';
 
 /** Routes by the policy's first matching rule; the decision names the rule and why it fired. */
 export function routeByRules(
@@ -12,7 +12,11 @@ export function routeByRules(
   request: RouteRequest,
   features: RequestFeatures,
 ): RoutingDecision {
-  const { rule, because } = matchRule(policy.rules, request, features);
+  return decisionOfRule(matchRule(policy.rules, request, features), ladder, policy.version, 'rules');
+}
+
+/** The decision a matched rule makes: its target, its confidence, and why it fired. */
+export function decisionOfRule({ rule, because }: RuleMatch, ladder: readonly Rung[], policyVersion: string, strategy: string): RoutingDecision {
   const target =
     'tier' in rule.route ? cheapestOfTier(ladder, rule.route.tier) : ladder.find((r) => 'model' in rule.route && r.id === rule.route.model);
   if (!target) throw new Error(`rule "${rule.id}" routes to a model that is not in the catalog`);
@@ -22,9 +26,10 @@ export function routeByRules(
     confidenceAdjustment: 0,
     alternatives: ladder.filter((r) => r.id !== target.id).map((r) => r.id),
     reason: `rule "${rule.id}" fired because ${because}: ${rule.description}`,
-    strategy: 'rules',
+    strategy,
     ruleId: rule.id,
-    policyVersion: policy.version,
+    policyVersion,
+    propensity: 1,
   };
 }
 
