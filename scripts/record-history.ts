@@ -6,7 +6,8 @@
  *   npx tsx scripts/record-history.ts
  *
  * It starts a Temporal dev server and a loopback OpenAI-compatible server, routes one request that escalates
- * (the judge fails the small model) and one that does not, and writes their histories to test/histories/.
+ * (the judge fails the small model), one that does not, and one on a bandit policy (which sends its outcome to
+ * bandit-<policyId>), then writes their histories and that banditState's (after an admin change) to test/histories/.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -14,6 +15,8 @@ import { RouterClient, routeWorkflowId } from '../src/client';
 import type { RouteRequestInput } from '../src/domain/request';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { banditWorkflowId } from '../src/domain/workflowIds';
+import { banditPolicy, withBanditPolicies } from '../test/helpers/bandit';
 import { HARD_MARKER, judgedModels, loopbackDeps } from '../test/helpers/loopbackRouter';
 import { startOpenAIServer } from '../test/helpers/openaiServer';
 import { devServerEnv, workflowBundle } from '../test/helpers/temporal';
@@ -30,7 +33,12 @@ const RECORDINGS: { file: string; request: RouteRequestInput }[] = [
     file: 'route-request-simple.json',
     request: { requestId: 'history-simple', prompt: 'Classify the intent: "where is my parcel?"', taskType: 'classification' },
   },
+  {
+    file: 'route-request-bandit.json',
+    request: { requestId: 'history-bandit', prompt: 'Classify the intent: "my parcel is late"', taskType: 'classification', policyId: 'history-bandit' },
+  },
 ];
+const BANDIT_HISTORY = 'bandit-state.json';
 
 async function main(): Promise<void> {
   const [env, server] = await Promise.all([devServerEnv(), startOpenAIServer(judgedModels())]);
@@ -39,10 +47,16 @@ async function main(): Promise<void> {
       connection: env.nativeConnection,
       taskQueue: TASK_QUEUE,
       workflows: { bundle: await workflowBundle() },
-      deps: loopbackDeps(server.baseUrl),
+      client: env.client,
+      deps: loopbackDeps(server.baseUrl, withBanditPolicies(banditPolicy('history-bandit'))),
     });
     const router = new RouterClient({ client: env.client, taskQueue: TASK_QUEUE });
-    const logs = await worker.runUntil(Promise.all(RECORDINGS.map(({ request }) => router.route(request))));
+    const logs = await worker.runUntil(async () => {
+      const routed = [];
+      for (const { request } of RECORDINGS) routed.push(await router.route(request));
+      await router.changeBandit('history-bandit', { kind: 'settings', settings: { explorationRate: 0.1 } });
+      return routed;
+    });
 
     mkdirSync(HISTORIES_DIR, { recursive: true });
     for (const [i, { file, request }] of RECORDINGS.entries()) {
@@ -53,6 +67,9 @@ async function main(): Promise<void> {
       const log = logs[i]!;
       console.log(`${path}: ${history.events?.length ?? 0} events, ${log.attempts.map((a) => a.model).join(' -> ')}`);
     }
+    const bandit = await env.client.workflow.getHandle(banditWorkflowId('history-bandit')).fetchHistory();
+    writeFileSync(join(HISTORIES_DIR, BANDIT_HISTORY), `${historyToJSON(bandit)}\n`);
+    console.log(`${join(HISTORIES_DIR, BANDIT_HISTORY)}: ${bandit.events?.length ?? 0} events`);
   } finally {
     await server.close();
     await env.teardown();

@@ -94,9 +94,9 @@ describe('bandit core: learning the right first choice', () => {
     const state = initialBanditState(settings(), ARMS);
     play(state, 600, 8);
     applyAdminChange(state, { kind: 'add-arm', arm: { id: 'newcomer', priceRatio: 0.1 } });
-    const after = play(state, 100, 9, { pass: (arm) => (arm === 'newcomer' ? 0.9 : PASS[arm]!), cost: (arm) => (arm === 'newcomer' ? 0.1 : COST[arm]!) }, 1, 600);
+    const after = play(state, 400, 9, { pass: (arm) => (arm === 'newcomer' ? 0.95 : PASS[arm]!), cost: (arm) => (arm === 'newcomer' ? 0.1 : COST[arm]!) }, 1, 600);
     assert.ok(after.slice(0, 30).includes('newcomer'), 'the newcomer is tried within 30 rounds');
-    assert.ok(share(after.slice(-30), 'newcomer') > 0.5, `and kept when it is better: ${share(after.slice(-30), 'newcomer')}`);
+    assert.ok(share(after.slice(-100), 'newcomer') > 0.5, `and kept when it is better: ${share(after.slice(-100), 'newcomer')}`);
     applyAdminChange(state, { kind: 'retire-arm', arm: 'newcomer' });
     assert.ok(!play(state, 100, 10, STATIC, 1, 700).includes('newcomer'));
   });

@@ -85,7 +85,7 @@ describe('model-router CLI (built, real embedded dev server)', () => {
   it('eval with an unknown strategy names the flag and the choices', async () => {
     const { code, stderr } = await runCli(['eval', '--data', 'x.jsonl', '--strategy', 'psychic']);
     assert.equal(code, 2);
-    assert.match(stderr, /--strategy: must be one of rules, classifier, knn, random, oracle, best, cheapest, got "psychic"/);
+    assert.match(stderr, /--strategy: must be one of rules, classifier, knn, bandit, random, oracle, best, cheapest, got "psychic"/);
   });
 
   it('eval on a missing data file says which file', async () => {

@@ -15,6 +15,7 @@ import { escalationPlan, routePlan, type RoutePlan } from '../routing/plan';
 import { seededRandom } from '../routing/random';
 import { strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
 import type { RoutingStrategy, StrategyEnv } from '../routing/strategies/types';
+import { BanditStateCache, createBanditActivities, type TemporalAccess } from './bandit';
 import { fileStrategyEnv } from './fileCache';
 
 
@@ -29,6 +30,8 @@ export interface ActivityDeps {
   heartbeatIntervalMs?: number;
   /** How strategies reach files (artefacts); default: read from disk through a per-worker cache. */
   strategyEnv?: StrategyEnv;
+  /** The Temporal service, for strategies whose state lives in a workflow (the bandit); without it they start fresh. */
+  temporal?: TemporalAccess;
 }
 
 export interface CallModelInput {
@@ -96,18 +99,23 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   const env = deps.strategyEnv ?? fileStrategyEnv(ladder);
-  const strategies = new Map<string, RoutingStrategy>();
-  function strategyFor(policy: RoutingPolicy): RoutingStrategy {
-    let strategy = strategies.get(policy.id);
-    if (!strategy) strategies.set(policy.id, (strategy = strategyOf(policy).create(policy, env)));
+  const banditStates = deps.temporal ? new BanditStateCache(deps.temporal.client) : undefined;
+  // One strategy per policy, and per state read for a learning one (the state is read afresh every stateCacheMs).
+  const strategies = new Map<string, { learnedState: unknown; strategy: RoutingStrategy }>();
+  async function strategyFor(policy: RoutingPolicy): Promise<RoutingStrategy> {
+    const learnedState = strategyOf(policy).learning && banditStates ? await banditStates.read(policy) : undefined;
+    const hit = strategies.get(policy.id);
+    if (hit && hit.learnedState === learnedState) return hit.strategy;
+    const strategy = strategyOf(policy).create(policy, learnedState === undefined ? env : { ...env, learnedState });
+    strategies.set(policy.id, { learnedState, strategy });
     return strategy;
   }
 
-  function decide(policy: RoutingPolicy, request: RouteRequest, features: RoutePlan['features']): RoutingDecision {
+  async function decide(policy: RoutingPolicy, request: RouteRequest, features: RoutePlan['features']): Promise<RoutingDecision> {
     try {
       // Seeded by the request: a retried activity explores the same way, so its decision does not change.
       const random = seededRandom(Math.floor(unitHash('route', request.requestId) * 2 ** 32));
-      return strategyFor(policy).decide({ request, features, random });
+      return (await strategyFor(policy)).decide({ request, features, random });
     } catch (err) {
       // A missing, broken or mismatched artefact is configuration: retrying the request cannot fix it.
       if (err instanceof ValidationError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -128,7 +136,7 @@ export function createActivities(deps: ActivityDeps) {
         );
       }
       const features = extractFeatures(request);
-      const decision = decide(policy, request, features);
+      const decision = await decide(policy, request, features);
       const bounds = { maxEscalations: policy.maxEscalations, gateThreshold: policy.gate.threshold, budgetUsd: request.budgetUsd };
       // A learned decision depends on the policy and on the artefact that was trained for it.
       const policyVersion = decision.policyVersion === policy.version ? policy.version : `${policy.version}+${decision.policyVersion}`;
@@ -186,6 +194,8 @@ export function createActivities(deps: ActivityDeps) {
     async recordDecision(log: DecisionLog): Promise<void> {
       await deps.decisionLog?.record(log);
     },
+
+    ...createBanditActivities({ temporal: deps.temporal, policies: deps.policies, ladder }),
   };
 }
 

@@ -3,11 +3,13 @@ import { RouteRequestSchema, type RouteRequest, type RouteRequestInput } from '.
 import type { DecisionLog } from '../domain/results';
 import { parseOrThrow } from '../domain/validation';
 import { TASK_QUEUE } from '../domain/taskQueue';
-import type { routeRequest } from '../workflows';
+import { banditWorkflowId, feedbackWorkflowId, routeWorkflowId } from '../domain/workflowIds';
+import { ValidationError } from '../domain/validation';
+import type { AdminChange, BanditSummary } from '../routing/strategies/bandit/types';
+import type { banditFeedback, routeRequest } from '../workflows';
+import { banditAdminUpdate, banditViewQuery, type BanditStateView } from '../workflows/banditState';
 
-export function routeWorkflowId(requestId: string): string {
-  return `route-${requestId}`;
-}
+export { routeWorkflowId } from '../domain/workflowIds';
 
 /** Throws a ValidationError naming every bad field; nothing is started for a bad request. */
 export function validateRouteRequest(input: unknown): RouteRequest {
@@ -57,5 +59,39 @@ export class RouterClient {
   async route(input: RouteRequestInput): Promise<DecisionLog> {
     const handle = await this.startRoute(input);
     return handle.result();
+  }
+
+  /** A policy's bandit state as its workflow sees it: arms, their rewards, counters, history length. */
+  async getBanditState(policyId: string): Promise<BanditStateView> {
+    return this.client.workflow.getHandle(banditWorkflowId(policyId)).query(banditViewQuery);
+  }
+
+  /** Changes a bandit's settings or arms; a bad value is refused by the update's validator, naming the field. */
+  async changeBandit(policyId: string, change: AdminChange): Promise<BanditSummary> {
+    return this.client.workflow.getHandle(banditWorkflowId(policyId)).executeUpdate(banditAdminUpdate, { args: [change] });
+  }
+
+  /**
+   * A user's late verdict (thumbs up 1, down 0, or any score in between) on a routed answer, fed into the policy's
+   * bandit state. Counted once per requestId: returns false when feedback for it was already given.
+   */
+  async reportFeedback(requestId: string, score: number): Promise<boolean> {
+    if (!(typeof score === 'number' && score >= 0 && score <= 1)) throw new ValidationError('feedback', [{ path: 'score', message: `must be a number from 0 to 1, got ${JSON.stringify(score)}` }]);
+    const log = await this.client.workflow.getHandle<typeof routeRequest>(routeWorkflowId(requestId)).result();
+    const { context } = log.decision;
+    if (!context) throw new ValidationError('feedback', [{ path: 'requestId', message: `request "${requestId}" was routed by ${log.strategy}, which does not learn from feedback` }]);
+    try {
+      await this.client.workflow.start<typeof banditFeedback>('banditFeedback', {
+        args: [{ policyId: log.policyId, feedback: { requestId, arm: log.selectedModel, context, quality: score, previousQuality: log.qualityScore } }],
+        taskQueue: this.taskQueue,
+        workflowId: feedbackWorkflowId(requestId),
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        staticSummary: `feedback ${score} on request ${requestId} (policy ${log.policyId})`,
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
+      throw err;
+    }
   }
 }

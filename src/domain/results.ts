@@ -110,6 +110,8 @@ export const DecisionLogSchema = z.object({
   wasEscalated: z.boolean(),
   escalations: z.number().int().nonnegative(),
   attempts: z.array(AttemptSchema),
+  /** The first choice's propensity (decision.propensity; 1 for deterministic strategies and older logs). */
+  propensity: z.number().gt(0).max(1).default(1),
   answer: z.string(),
   /** "simulated" or "replayed" when any answer did not come from a live model. */
   origin: z.enum([...ANSWER_ORIGINS, 'mixed']),

@@ -2,6 +2,7 @@ import type { RouteRequest } from '../domain/request';
 import type { Attempt, DecisionLog } from '../domain/results';
 import { priceTokens } from '../domain/cost';
 import type { RoutePlan } from './plan';
+import type { StrategyOutcome } from './strategies/types';
 
 /** Everything a request has cost: every model call that completed and every judgement of the gate. */
 export function requestCostUsd(attempts: readonly Pick<Attempt, 'costUsd' | 'verdict'>[]): number {
@@ -60,7 +61,29 @@ export function buildDecisionLog({ request, plan, attempts, final, workflowId, t
     wasEscalated: escalations > 0,
     escalations,
     attempts,
+    propensity: plan.decision.propensity ?? 1,
     answer: final.answer,
     origin: origins.size === 1 ? [...origins][0]! : origins.size === 0 ? 'live' : 'mixed',
+  };
+}
+
+/**
+ * What a learning strategy learns from a finished request: its first choice, the context it chose in, the kept
+ * answer's score, everything the request cost (escalations and judgements included) against what the best model
+ * would have cost, and the propensity of the choice. Undefined for a decision that did not come from learning.
+ */
+export function learningOutcome(log: DecisionLog): StrategyOutcome | undefined {
+  const { context, propensity } = log.decision;
+  const bestCostUsd = log.costUsd + log.costSavedUsd;
+  if (!context || propensity === undefined || !(bestCostUsd > 0)) return undefined;
+  return {
+    requestId: log.requestId,
+    arm: log.selectedModel,
+    context,
+    quality: log.qualityScore,
+    costUsd: log.costUsd,
+    bestCostUsd,
+    latencyMs: log.attempts.reduce((sum, a) => sum + a.latencyMs, 0),
+    propensity,
   };
 }

@@ -1,9 +1,12 @@
+import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { TASK_QUEUE } from '../domain/taskQueue';
 
 export interface RouterWorkerOptions {
   connection: NativeConnection;
+  /** For the bandit's state workflow (signal-with-start, queries); without it a bandit policy never learns. */
+  client?: Client;
   namespace?: string;
   taskQueue?: string;
   deps: ActivityDeps;
@@ -12,14 +15,15 @@ export interface RouterWorkerOptions {
   maxConcurrentActivityTaskExecutions?: number;
 }
 
-
 export async function createRouterWorker(options: RouterWorkerOptions): Promise<Worker> {
   const { workflows } = options;
+  const taskQueue = options.taskQueue ?? TASK_QUEUE;
+  const deps = options.client ? { ...options.deps, temporal: { client: options.client, taskQueue } } : options.deps;
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
-    taskQueue: options.taskQueue ?? TASK_QUEUE,
-    activities: createActivities(options.deps),
+    taskQueue,
+    activities: createActivities(deps),
     ...('bundlePath' in workflows
       ? { workflowBundle: { codePath: workflows.bundlePath } }
       : 'workflowsPath' in workflows

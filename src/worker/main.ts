@@ -1,3 +1,4 @@
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { TASK_QUEUE } from '../domain/taskQueue';
 import { WORKFLOW_BUNDLE_PATH } from './bundle';
@@ -15,11 +16,15 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const config = loadRouterConfig(env);
   const { deps, store } = wireActivityDeps(config, env);
-  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS ?? 'localhost:7233' });
+  const address = env.TEMPORAL_ADDRESS ?? 'localhost:7233';
+  const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
+  const connection = await NativeConnection.connect({ address });
+  const clientConnection = await Connection.connect({ address });
   try {
     const worker = await createRouterWorker({
       connection,
-      namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+      client: new Client({ connection: clientConnection, namespace }),
+      namespace,
       taskQueue: env.MODEL_ROUTER_TASK_QUEUE ?? TASK_QUEUE,
       deps,
       workflows: { bundlePath: WORKFLOW_BUNDLE_PATH },
@@ -28,6 +33,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     await worker.run();
     console.error('model-router worker stopped');
   } finally {
+    await clientConnection.close();
     await connection.close();
     store.close();
   }

@@ -54,7 +54,7 @@ export async function openSession(options: SessionOptions = {}): Promise<RouterS
     stopServer = () => local.teardown();
   }
 
-  const worker = await createRouterWorker({ connection: nativeConnection, deps: wiring.deps, workflows: workflowCode() });
+  const worker = await createRouterWorker({ connection: nativeConnection, client, deps: wiring.deps, workflows: workflowCode() });
   return {
     router: new RouterClient({ client }),
     worker,

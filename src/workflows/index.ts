@@ -1,1 +1,3 @@
 export { routeRequest } from './routeRequest';
+export { banditState } from './banditState';
+export { banditFeedback } from './banditFeedback';

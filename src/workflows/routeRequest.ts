@@ -5,6 +5,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
   log as wfLog,
+  patched,
   type ActivityOptions,
   type RetryPolicy,
 } from '@temporalio/workflow';
@@ -12,7 +13,7 @@ import type { RouterActivities } from '../activities';
 import { FailureType, NON_RETRYABLE_FAILURES } from '../domain/failures';
 import type { RouteRequest } from '../domain/request';
 import type { Attempt, DecisionLog, ModelResult } from '../domain/results';
-import { buildDecisionLog, keptAttemptIndex } from '../routing/decisionLog';
+import { buildDecisionLog, keptAttemptIndex, learningOutcome } from '../routing/decisionLog';
 import { nextStep, type NextStep } from '../routing/escalation';
 import type { Rung } from '../routing/ladder';
 import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy } from './searchAttributes';
@@ -27,6 +28,13 @@ const { recordDecision } = proxyActivities<RouterActivities>({
   scheduleToCloseTimeout: '15m',
   retry: { ...retry, maximumInterval: '1m' },
   summary: 'record: write the decision log row',
+});
+
+const { reportBanditOutcome } = proxyActivities<RouterActivities>({
+  startToCloseTimeout: '10s',
+  scheduleToCloseTimeout: '1m',
+  retry: { ...retry, maximumAttempts: 5 },
+  summary: 'learn: send the outcome to the bandit state (signal-with-start)',
 });
 
 // The judge is a model call too: it heartbeats, so cancellation reaches it and a dead worker is noticed early.
@@ -106,6 +114,17 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
     // The decision log is still the workflow's result, kept in Temporal's history; the row can be written later.
     if (!(err instanceof ActivityFailure)) throw err;
     wfLog.error('decision log row not written', { requestId: request.requestId, error: failureMessage(err) });
+  }
+  const outcome = learningOutcome(log);
+  // Only decisions of a learning strategy send an outcome; the marker keeps older histories replaying.
+  if (outcome && patched('bandit-outcome')) {
+    try {
+      await reportBanditOutcome({ policyId: request.policyId, outcome });
+    } catch (err) {
+      // Learning is best effort: the answer stands whether or not the bandit heard about it.
+      if (!(err instanceof ActivityFailure)) throw err;
+      wfLog.warn('bandit outcome not delivered', { requestId: request.requestId, error: failureMessage(err) });
+    }
   }
   upsertSearchAttributes([
     { key: FinalModel, value: log.finalModel },

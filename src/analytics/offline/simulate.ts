@@ -99,9 +99,11 @@ export function runRequest(row: EvalRow, firstChoice: string, plan: EscalationPl
     let flipped = false;
     if (gate.enabled) {
       flipped = judgeErs(gate.seed, row.rowId, step.model, gate.judgeError);
+      const passed = flipped ? !truePass : truePass;
+      // The judge's score, as the through-Temporal judge gives it: what it believes, not the recorded truth.
       verdict = {
-        passed: flipped ? !truePass : truePass,
-        score: outcome.quality,
+        passed,
+        score: passed ? 1 : 0,
         threshold: plan.gateThreshold,
         evaluator: 'simulated-judge',
         reasons: NO_REASONS,
