@@ -148,6 +148,7 @@ describe('bandit core: outcomes, feedback and propensities', () => {
     const feedback = { requestId: 'r-1', arm: 'cheap', context, quality: 0, previousQuality: 1 };
     assert.equal(foldFeedback(state, feedback), 'counted');
     assert.equal(foldFeedback(state, feedback), 'duplicate');
+    assert.equal(foldFeedback(state, { ...feedback, requestId: 'never-routed' }), 'rejected', 'feedback on an outcome the state never counted');
     const cheap = summarizeBanditState(state).arms.find((a) => a.id === 'cheap')!;
     assert.equal(cheap.pulls, 2);
     assert.equal(cheap.meanQuality, 0.5);
@@ -158,7 +159,8 @@ describe('bandit core: outcomes, feedback and propensities', () => {
     assert.equal(outcomeProblem(state, { ...outcome, propensity: 0 }), 'propensity: must be in (0, 1], got 0');
     assert.match(outcomeProblem(state, { ...outcome, arm: 'ghost' }) ?? '', /^arm: must be one of the bandit's arms \(cheap, mid, best\), got "ghost"/);
     assert.equal(outcomeProblem(state, { ...outcome, bestCostUsd: 0 }), 'bestCostUsd: must be a number > 0, got 0');
-    assert.equal(outcomeProblem(state, { ...outcome, context: { bucket: 'A', vector: [1] } }), `context.vector: must be ${CONTEXT_DIMENSION} finite numbers`);
+    assert.equal(outcomeProblem(state, { ...outcome, context: { bucket: 'A', vector: [1] } }), `context.vector: must be ${CONTEXT_DIMENSION} finite numbers within ±100`);
+    assert.equal(outcomeProblem(state, { ...outcome, costUsd: 5000 }), 'costUsd: must be at most 1000 × bestCostUsd, got 5000 against 1');
     assert.equal(foldOutcome(state, { ...outcome, quality: 2 }), 'rejected');
     assert.equal(state.counters.rejected, 1);
     assert.equal(state.step, 0);

@@ -57,6 +57,45 @@ export class BanditStateCache {
   }
 }
 
+/**
+ * Outcomes bound for the same state workflow, gathered for a few milliseconds and sent as one signal: one history
+ * event and one server round trip for many requests, which is what lets one policy's state keep up with many
+ * workers. Each caller's promise settles with the signal that carried its outcome, so a failed signal fails (and
+ * retries) every activity in the batch, and the state's dedup absorbs whatever was delivered twice.
+ */
+export class OutcomeBatcher {
+  private readonly pending = new Map<string, { outcomes: BanditOutcome[]; waiters: { resolve: () => void; reject: (err: unknown) => void }[]; timer: NodeJS.Timeout }>();
+
+  constructor(
+    private readonly deliver: (policyId: string, outcomes: BanditOutcome[]) => Promise<void>,
+    private readonly options: { lingerMs: number; maxBatch: number } = { lingerMs: 10, maxBatch: 200 },
+  ) {}
+
+  send(policyId: string, outcome: BanditOutcome): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let batch = this.pending.get(policyId);
+      if (!batch) {
+        batch = { outcomes: [], waiters: [], timer: setTimeout(() => this.flush(policyId), this.options.lingerMs) };
+        this.pending.set(policyId, batch);
+      }
+      batch.outcomes.push(outcome);
+      batch.waiters.push({ resolve, reject });
+      if (batch.outcomes.length >= this.options.maxBatch) this.flush(policyId);
+    });
+  }
+
+  private flush(policyId: string): void {
+    const batch = this.pending.get(policyId);
+    if (!batch) return;
+    this.pending.delete(policyId);
+    clearTimeout(batch.timer);
+    this.deliver(policyId, batch.outcomes).then(
+      () => batch.waiters.forEach((w) => w.resolve()),
+      (err: unknown) => batch.waiters.forEach((w) => w.reject(err)),
+    );
+  }
+}
+
 export interface BanditActivityDeps {
   temporal?: TemporalAccess;
   policies: ReadonlyMap<string, RoutingPolicy>;
@@ -85,9 +124,10 @@ export function createBanditActivities(deps: BanditActivityDeps) {
       staticSummary: `bandit reward state of policy ${policyId}`,
     });
   }
+  const batcher = new OutcomeBatcher((policyId, outcomes) => signal(policyId, banditOutcomesSignal, outcomes));
   return {
     async reportBanditOutcome({ policyId, outcome }: { policyId: string; outcome: BanditOutcome }): Promise<void> {
-      await signal(policyId, banditOutcomesSignal, [outcome]);
+      await batcher.send(policyId, outcome);
     },
     async deliverBanditFeedback({ policyId, feedback }: { policyId: string; feedback: BanditFeedback }): Promise<void> {
       await signal(policyId, banditFeedbackSignal, feedback);

@@ -12,6 +12,9 @@ import { renderEval, runEval } from '../analytics/offline/evalRun';
 import { loadRulesPolicy } from '../analytics/offline/dataset';
 import { EVAL_STRATEGIES, TRAINED_STRATEGIES } from '../analytics/offline/strategies';
 import { trainStrategy } from '../analytics/offline/trainRun';
+import { renderOnline, runOnlineEval } from '../analytics/offline/onlineRun';
+import { loadBanditPolicy } from '../analytics/offline/dataset';
+import { benchBandit } from '../analytics/bench/bandit';
 import { FileCache } from '../activities/fileCache';
 import { progressBar } from './progress';
 import { openSession } from '../worker/session';
@@ -170,13 +173,25 @@ async function train(args: string[]): Promise<void> {
 async function evaluate(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { ...OFFLINE_OPTIONS, strategy: { type: 'string' }, model: { type: 'string' }, lambda: { type: 'string' }, k: { type: 'string' }, 'through-temporal': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    options: {
+      ...OFFLINE_OPTIONS,
+      strategy: { type: 'string' },
+      model: { type: 'string' },
+      lambda: { type: 'string' },
+      k: { type: 'string' },
+      'through-temporal': { type: 'boolean', default: false },
+      online: { type: 'boolean', default: false },
+      seeds: { type: 'string' },
+      policy: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
   });
   const strategy = values.strategy;
   if (!strategy || !EVAL_STRATEGIES.includes(strategy)) {
     throw new ValidationError('command line', [{ path: '--strategy', message: `must be one of ${EVAL_STRATEGIES.join(', ')}, got ${values.strategy === undefined ? 'nothing' : `"${values.strategy}"`}` }]);
   }
   const lambda = numberOption(values.lambda, 'lambda', 0, 1e6);
+  if (strategy === 'bandit' || values.online) return evaluateOnline(values, lambda);
   const files = new FileCache();
   const output = await runEval({
     ...offlineSettings(values),
@@ -190,6 +205,61 @@ async function evaluate(args: string[]): Promise<void> {
     ...(values.json ? {} : { onProgress: progressBar(strategy) }),
   });
   console.log(values.json ? JSON.stringify(output, null, 2) : renderEval(output));
+}
+
+/** `eval --strategy bandit --online`: the bandit learns from a stream of the data, as it would from traffic. */
+function evaluateOnline(values: { strategy?: string; online?: boolean; seeds?: string; seed?: string; policy?: string; json?: boolean } & Parameters<typeof offlineSettings>[0], lambda: number | undefined): void {
+  if (values.strategy !== 'bandit' || !values.online) {
+    throw new ValidationError('command line', [{ path: values.online ? '--strategy' : '--online', message: values.online ? 'must be bandit with --online (the only strategy that learns online)' : 'is required with --strategy bandit (the bandit is evaluated on a stream, learning as it goes)' }]);
+  }
+  const settings = offlineSettings(values);
+  const seeds = values.seeds
+    ? values.seeds.split(',').map((s) => intOption(s.trim(), 'seeds')!)
+    : [0, 1, 2, 3, 4].map((i) => settings.seed + i);
+  const policyPath = values.policy ?? join(PROJECT_ROOT, 'config', 'bandit-policy.json');
+  const policy = loadBanditPolicy(policyPath);
+  const output = runOnlineEval({
+    ...settings,
+    seeds,
+    policy: lambda !== undefined ? { ...policy, bandit: { ...policy.bandit, lambda } } : policy,
+    ...(values.json ? {} : { onProgress: progressBar('online') }),
+  });
+  console.log(values.json ? JSON.stringify(output, null, 2) : renderOnline(output));
+}
+
+async function bench(args: string[]): Promise<void> {
+  const [what, ...rest] = args;
+  if (what !== 'bandit') throw new ValidationError('command line', [{ path: 'bench', message: `must be followed by bandit, got ${what === undefined ? 'nothing' : `"${what}"`}` }]);
+  const { values } = parseArgs({
+    args: rest,
+    options: { outcomes: { type: 'string' }, duplicates: { type: 'string' }, concurrency: { type: 'string' }, 'continue-as-new-at': { type: 'string' }, address: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  const continueAsNewAt = intOption(values['continue-as-new-at'], 'continue-as-new-at') ?? 0;
+  const options = {
+    outcomes: intOption(values.outcomes, 'outcomes') ?? 10_000,
+    duplicateShare: numberOption(values.duplicates, 'duplicates', 0, 1) ?? 0.1,
+    concurrency: intOption(values.concurrency, 'concurrency') ?? 256,
+    ...(continueAsNewAt > 0 ? { continueAsNewAt } : {}),
+  };
+  if (options.outcomes < 1) throw new ValidationError('command line', [{ path: '--outcomes', message: `must be at least 1, got ${options.outcomes}` }]);
+  if (options.concurrency < 1) throw new ValidationError('command line', [{ path: '--concurrency', message: `must be at least 1, got ${options.concurrency}` }]);
+  const session = await openSession(values.address ? { address: values.address } : {});
+  try {
+    const result = await benchBandit(session, options);
+    if (values.json) {
+      console.log(JSON.stringify(result));
+    } else {
+      const line = (name: string, r: typeof result.unbatched) =>
+        `${name}: ${r.outcomesPerSec.toFixed(0)} outcomes/s, counted exactly once: ${r.exact ? 'yes' : 'NO'} ${JSON.stringify(r.counted)}, ` +
+        `worker restarted ${r.workerRestarts}×, history ${r.historyLength} events after ${r.continuedAsNew} continue-as-new`;
+      console.log(`${result.deliveries} deliveries (${result.outcomes} outcomes, ${result.deliveries - result.outcomes} duplicates) into one banditState each way, ${options.concurrency} in flight`);
+      console.log(line('batched (the route activity\'s path)', result));
+      console.log(line(`one signal per outcome (baseline, ${result.unbatched.outcomes} outcomes)`, result.unbatched));
+      console.log(`batched ÷ baseline: ${result.speedupOverUnbatched.toFixed(2)}×`);
+    }
+  } finally {
+    await session.close();
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -210,6 +280,8 @@ export async function main(argv: string[]): Promise<void> {
       return train(rest);
     case 'eval':
       return evaluate(rest);
+    case 'bench':
+      return bench(rest);
     case undefined:
     case 'help':
     case '--help':

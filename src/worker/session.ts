@@ -13,6 +13,8 @@ import { wireActivityDeps, type Wiring } from './wiring';
 /** A Temporal server (embedded or remote), one in-process worker, and a client: what every CLI command needs. */
 export interface RouterSession {
   router: RouterClient;
+  client: Client;
+  nativeConnection: NativeConnection;
   worker: Worker;
   wiring: Wiring;
   address: string;
@@ -57,6 +59,8 @@ export async function openSession(options: SessionOptions = {}): Promise<RouterS
   const worker = await createRouterWorker({ connection: nativeConnection, client, deps: wiring.deps, workflows: workflowCode() });
   return {
     router: new RouterClient({ client }),
+    client,
+    nativeConnection,
     worker,
     wiring,
     address,

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ModelSpec, TierName } from '../../domain/catalog';
+import { BanditPolicySchema, type BanditPolicy } from '../../routing/strategies/bandit';
 import { RulesPolicySchema, type RulesPolicy } from '../../routing/strategies/rules';
 import { ID_PATTERN, RouteRequestSchema, type HistoryTurn, type RouteRequest, type TaskType } from '../../domain/request';
 import { parseOrThrow } from '../../domain/validation';
@@ -312,13 +313,20 @@ export function loadEvalDataset(paths: readonly string[], options: LoadDatasetOp
   return buildEvalDataset(loaded, prices, options);
 }
 
-/** Reads a rules policy (e.g. config/default-policy.json) for the rules strategy. */
-export function loadRulesPolicy(path: string): RulesPolicy {
-  let json: unknown;
+function readPolicyJson(path: string): unknown {
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new Error(`cannot read routing policy ${path}: ${(err as Error).message}`);
   }
-  return parseOrThrow(RulesPolicySchema, json, `rules policy ${path}`);
+}
+
+/** Reads a rules policy (e.g. config/default-policy.json) for the rules strategy. */
+export function loadRulesPolicy(path: string): RulesPolicy {
+  return parseOrThrow(RulesPolicySchema, readPolicyJson(path), `rules policy ${path}`);
+}
+
+/** Reads a bandit policy (e.g. config/bandit-policy.json) for the online evaluation. */
+export function loadBanditPolicy(path: string): BanditPolicy {
+  return parseOrThrow(BanditPolicySchema, readPolicyJson(path), `bandit policy ${path}`);
 }

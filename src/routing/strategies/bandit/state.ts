@@ -66,7 +66,10 @@ function armProblem(state: BanditState, arm: unknown): string | undefined {
 function contextProblem(context: unknown): string | undefined {
   const c = context as { bucket?: unknown; vector?: unknown } | undefined;
   if (!c || typeof c.bucket !== 'string' || c.bucket.length === 0) return 'context.bucket: must be a non-empty string';
-  if (!Array.isArray(c.vector) || c.vector.length !== CONTEXT_DIMENSION || !c.vector.every(finite)) return `context.vector: must be ${CONTEXT_DIMENSION} finite numbers`;
+  // Bounded as well as finite: one absurd value would swamp an arm's sums for good.
+  if (!Array.isArray(c.vector) || c.vector.length !== CONTEXT_DIMENSION || !c.vector.every((v) => finite(v) && Math.abs(v) <= 100)) {
+    return `context.vector: must be ${CONTEXT_DIMENSION} finite numbers within ±100`;
+  }
   return undefined;
 }
 
@@ -80,16 +83,21 @@ export function outcomeProblem(state: BanditState, outcome: BanditOutcome): stri
     (!inUnit(outcome.quality) ? `quality: must be between 0 and 1, got ${JSON.stringify(outcome.quality)}` : undefined) ??
     (!(finite(outcome.costUsd) && outcome.costUsd >= 0) ? `costUsd: must be a number >= 0, got ${JSON.stringify(outcome.costUsd)}` : undefined) ??
     (!(finite(outcome.bestCostUsd) && outcome.bestCostUsd > 0) ? `bestCostUsd: must be a number > 0, got ${JSON.stringify(outcome.bestCostUsd)}` : undefined) ??
-    (!(finite(outcome.latencyMs) && outcome.latencyMs >= 0) ? `latencyMs: must be a number >= 0, got ${JSON.stringify(outcome.latencyMs)}` : undefined) ??
+    (outcome.costUsd / outcome.bestCostUsd > 1000 ? `costUsd: must be at most 1000 × bestCostUsd, got ${outcome.costUsd} against ${outcome.bestCostUsd}` : undefined) ??
+    (!(finite(outcome.latencyMs) && outcome.latencyMs >= 0 && outcome.latencyMs <= 86_400_000) ? `latencyMs: must be a number from 0 to 86400000 (a day), got ${JSON.stringify(outcome.latencyMs)}` : undefined) ??
     (!(finite(outcome.propensity) && outcome.propensity > 0 && outcome.propensity <= 1) ? `propensity: must be in (0, 1], got ${JSON.stringify(outcome.propensity)}` : undefined)
   );
 }
 
 // The window's lookup set, rebuilt from the state's list after a continue-as-new (the state itself stays plain JSON).
 const recentSets = new WeakMap<string[], Set<string>>();
-function seen(state: BanditState, key: string): boolean {
+function recentSet(state: BanditState): Set<string> {
   let set = recentSets.get(state.recent);
   if (!set) recentSets.set(state.recent, (set = new Set(state.recent)));
+  return set;
+}
+function seen(state: BanditState, key: string): boolean {
+  const set = recentSet(state);
   if (set.has(key)) return true;
   set.add(key);
   state.recent.push(key);
@@ -135,11 +143,12 @@ export function feedbackProblem(state: BanditState, feedback: BanditFeedback): s
 }
 
 /**
- * Replaces the quality an outcome reported by the user's verdict, counts unchanged. The correction weighs as a
- * fresh observation (forgetting has discounted the original since; the difference is small and documented).
+ * Replaces the quality an outcome reported by the user's verdict, counts unchanged, for an outcome still in the
+ * dedup window. The correction weighs as a fresh observation (forgetting has discounted the original since).
  */
 export function foldFeedback(state: BanditState, feedback: BanditFeedback): FoldResult {
-  if (feedbackProblem(state, feedback)) {
+  // Feedback corrects an outcome this state counted; one it never saw (or forgot, past the window) is not folded.
+  if (feedbackProblem(state, feedback) || !recentSet(state).has(feedback.requestId)) {
     state.counters.rejected += 1;
     return 'rejected';
   }
