@@ -55,7 +55,7 @@ describe('loadRouterConfig', () => {
         ['gpt-4o', 'large', 'simulated'],
       ],
     );
-    assert.deepEqual([...config.policies.keys()], ['default']);
+    assert.deepEqual([...config.policies.keys()], ['default', 'bandit']);
     const rules = rulesOf(config.policies.get('default'));
     assert.equal(rules[rules.length - 1]!.id, 'default-large');
   });

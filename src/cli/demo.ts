@@ -2,12 +2,14 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RoutingMetrics } from '../analytics/metrics';
 import { formatTable, percent, usd } from '../analytics/table';
-import { routeDemoBatch } from '../demo/run';
+import { runDemoJob, type LearningStream } from '../demo/run';
 import type { DecisionLog } from '../domain/results';
 import { PROJECT_ROOT } from '../servers/binaries';
 import { freePort } from '../servers/localServer';
 import { openSession } from '../worker/session';
 import { untilInterrupted } from './signals';
+
+type SeedMetrics = Pick<RoutingMetrics, 'routingAccuracy' | 'costSavings' | 'qualityRetention' | 'escalationRate'> & { costPer1k: number };
 
 export interface DemoReport {
   requests: number;
@@ -15,6 +17,31 @@ export interface DemoReport {
   provider: 'simulated';
   metrics: Pick<RoutingMetrics, 'routingAccuracy' | 'costSavings' | 'qualityRetention' | 'escalationRate'>;
   decisions: DecisionLog[];
+  /** The stream that shows the bandit learning, beside the rules on an equal stream. */
+  learning: { requests: number; provider: 'simulated'; rules: SeedMetrics; bandit: SeedMetrics; banditChoicesByQuarter: Record<string, number>[] };
+}
+
+const seedMetrics = (m: RoutingMetrics): SeedMetrics => ({
+  routingAccuracy: m.routingAccuracy,
+  costSavings: m.costSavings,
+  qualityRetention: m.qualityRetention,
+  escalationRate: m.escalationRate,
+  costPer1k: (m.costUsd / m.requests) * 1000,
+});
+
+/** Rounds of the demo batch in the learning stream (52 requests each). */
+const STREAM_ROUNDS = 5;
+
+function printLearning(learning: LearningStream): void {
+  console.log(`\nLearning: ${learning.requests} more SIMULATED requests (the demo batch ${STREAM_ROUNDS} times, fresh draws) through the bandit policy,`);
+  console.log('each outcome signalled to its banditState workflow as it lands; the same stream through the rules for comparison.');
+  const row = (name: string, m: RoutingMetrics) => {
+    const s = seedMetrics(m);
+    return [name, percent(s.routingAccuracy), percent(s.costSavings), percent(s.qualityRetention), percent(s.escalationRate), `$${s.costPer1k.toFixed(4)}`];
+  };
+  console.log(formatTable(['policy', 'routing accuracy', 'cost savings', 'quality retention', 'escalation rate', 'cost / 1k'], [row('rules (default)', learning.rules), row('bandit', learning.bandit)]));
+  console.log('the bandit\'s first choices, by quarter of its stream:');
+  learning.banditChoicesByQuarter.forEach((q, i) => console.log(`  Q${i + 1}: ${Object.entries(q).sort((a, b) => b[1] - a[1]).map(([m, v]) => `${m} ${percent(v)}`).join(', ')}`));
 }
 
 function printTable(decisions: DecisionLog[], metrics: RoutingMetrics): void {
@@ -55,14 +82,22 @@ export async function runDemo(options: { json: boolean; uiPort?: number }): Prom
   const session = await openSession({ embedded: { uiPort: options.uiPort ?? (await freePort()) }, decisionLogPath, env });
   try {
     if (!options.json) console.log(`Temporal dev server ${session.address}; Web UI ${session.uiUrl}\nRouting the demo batch...\n`);
-    const { decisions, metrics } = await routeDemoBatch(session);
+    const { batch, learning } = await runDemoJob(session, { rounds: STREAM_ROUNDS, concurrency: 6 });
+    const { decisions, metrics } = batch;
+    if (!options.json) printTable(decisions, metrics);
     if (options.json) {
       const { routingAccuracy, costSavings, qualityRetention, escalationRate } = metrics;
-      const report: DemoReport = { requests: decisions.length, provider: 'simulated', metrics: { routingAccuracy, costSavings, qualityRetention, escalationRate }, decisions };
+      const report: DemoReport = {
+        requests: decisions.length,
+        provider: 'simulated',
+        metrics: { routingAccuracy, costSavings, qualityRetention, escalationRate },
+        decisions,
+        learning: { requests: learning.requests, provider: 'simulated', rules: seedMetrics(learning.rules), bandit: seedMetrics(learning.bandit), banditChoicesByQuarter: learning.banditChoicesByQuarter },
+      };
       console.log(JSON.stringify(report, null, 2));
       return;
     }
-    printTable(decisions, metrics);
+    printLearning(learning);
     console.log(`\nDecision log: ${decisionLogPath} (${session.wiring.store.count()} rows)`);
     console.log(`Inspect the runs in the Temporal Web UI: ${session.uiUrl}  (Ctrl-C to stop)`);
     await untilInterrupted();

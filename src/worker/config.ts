@@ -6,6 +6,7 @@ import { escalationLadder } from '../routing/ladder';
 import { RoutingPolicySchema, strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
 import type { StrategyEnv } from '../routing/strategies/types';
 import defaultCatalog from '../../config/catalog.json';
+import banditPolicy from '../../config/bandit-policy.json';
 import defaultPolicy from '../../config/default-policy.json';
 
 export interface RouterConfig {
@@ -37,7 +38,7 @@ export function loadRouterConfig(env: NodeJS.ProcessEnv = process.env): RouterCo
   }
   const policyInputs = env.MODEL_ROUTER_POLICIES
     ? env.MODEL_ROUTER_POLICIES.split(',').map((p) => readJson(p.trim(), 'MODEL_ROUTER_POLICIES'))
-    : [defaultPolicy];
+    : [defaultPolicy, banditPolicy];
   const strategyEnv = fileStrategyEnv(escalationLadder(catalog.models));
   const policies = new Map<string, RoutingPolicy>();
   for (const input of policyInputs) {
