@@ -13,6 +13,8 @@ import {
 } from '../src/routing/strategies/bandit/state';
 import type { ArmInfo, BanditSettings, BanditState } from '../src/routing/strategies/bandit/types';
 import { seededRandom } from '../src/routing/random';
+import { offPolicyEstimate } from '../src/analytics/offPolicy';
+import type { DecisionLog } from '../src/domain/results';
 
 /*
  * Synthetic bandits with known answers. Arms have a pass rate and a cost ratio; the reward is quality − λ·cost.
@@ -228,5 +230,23 @@ describe('bandit core: admin changes', () => {
     assert.ok(summarizeBanditState(two).arms.find((a) => a.id === 'mid')!.pulls > 0);
     applyAdminChange(two, { kind: 'reset-arm', arm: 'mid' });
     assert.equal(summarizeBanditState(two).arms.find((a) => a.id === 'mid')!.pulls, 0);
+  });
+});
+
+describe('off-policy evaluation from the decision log', () => {
+  // Hand-computed: two requests logged with propensity 0.5, two with 0.25; rewards are kept quality − λ·cost ratio.
+  const log = (requestId: string, selectedModel: string, propensity: number, qualityScore: number, costUsd: number) =>
+    ({ requestId, selectedModel, propensity, qualityScore, costUsd, costSavedUsd: 1 - costUsd }) as unknown as DecisionLog;
+  const logs = [log('a', 'cheap', 0.5, 1, 0.1), log('b', 'best', 0.5, 1, 1), log('c', 'cheap', 0.25, 0, 0.1), log('d', 'mid', 0.25, 1, 0.3)];
+
+  it('weights the requests where the target agrees by 1 / propensity (IPS, SNIPS, effective sample size)', () => {
+    const always = offPolicyEstimate(logs, () => 'cheap', 1);
+    // Rewards: a 1 − 0.1 = 0.9 (w 2), c 0 − 0.1 = −0.1 (w 4); b and d do not match.
+    assert.equal(always.matched, 2);
+    assert.ok(Math.abs(always.ips - (2 * 0.9 + 4 * -0.1) / 4) < 1e-12);
+    assert.ok(Math.abs(always.snips! - (2 * 0.9 + 4 * -0.1) / 6) < 1e-12);
+    assert.ok(Math.abs(always.effectiveSampleSize - 36 / 20) < 1e-12);
+    assert.ok(Math.abs(always.loggedReward - (0.9 + 0 - 0.1 + 0.7) / 4) < 1e-12);
+    assert.equal(offPolicyEstimate(logs, () => 'nobody', 1).snips, null);
   });
 });

@@ -34,7 +34,13 @@ describe('model-router CLI (built, real embedded dev server)', () => {
   it('demo --json routes the whole batch and prints one object with the four metrics', async () => {
     const { code, stdout, stderr } = await runCli(['demo', '--json']);
     assert.equal(code, 0, stderr);
-    const report = JSON.parse(stdout) as { requests: number; provider: string; metrics: Record<string, number>; decisions: unknown[] };
+    const report = JSON.parse(stdout) as {
+      requests: number;
+      provider: string;
+      metrics: Record<string, number>;
+      decisions: unknown[];
+      learning: { requests: number; provider: string; rules: { costSavings: number }; bandit: { costSavings: number; qualityRetention: number }; banditChoicesByQuarter: Record<string, number>[] };
+    };
     assert.equal(report.requests, DEMO_REQUESTS.length);
     assert.equal(report.provider, 'simulated');
     assert.deepEqual(Object.keys(report.metrics).sort(), ['costSavings', 'escalationRate', 'qualityRetention', 'routingAccuracy']);
@@ -47,6 +53,30 @@ describe('model-router CLI (built, real embedded dev server)', () => {
     assert.ok(decisions.every((d) => d.origin === 'simulated' && d.answer.includes('simulated')), 'every answer is labelled simulated');
     const escalated = decisions.filter((d) => d.wasEscalated).length;
     assert.equal(report.metrics.escalationRate, escalated / decisions.length);
+    // The learning stream: the bandit, learning from outcomes, beside the rules on an equal simulated stream.
+    const { learning } = report;
+    assert.equal(learning.provider, 'simulated');
+    assert.equal(learning.requests, DEMO_REQUESTS.length * 5);
+    assert.equal(learning.banditChoicesByQuarter.length, 4);
+    assert.ok(learning.bandit.costSavings > learning.rules.costSavings, `bandit saves ${learning.bandit.costSavings}, rules ${learning.rules.costSavings}`);
+    assert.ok(learning.bandit.qualityRetention > 0.95, `bandit retention ${learning.bandit.qualityRetention}`);
+  });
+
+  it('bench bandit --json: every outcome counted once through a worker restart, batched and unbatched', async () => {
+    const { code, stdout, stderr } = await runCli(['bench', 'bandit', '--outcomes', '300', '--json']);
+    assert.equal(code, 0, stderr);
+    const result = JSON.parse(stdout) as { outcomes: number; outcomesPerSec: number; exact: boolean; historyLength: number; continuedAsNew: number; workerRestarts: number; unbatched: { exact: boolean } };
+    assert.equal(result.outcomes, 300);
+    assert.equal(result.exact, true);
+    assert.equal(result.unbatched.exact, true);
+    assert.equal(result.workerRestarts, 1);
+    assert.ok(result.outcomesPerSec > 0 && result.historyLength > 0);
+  });
+
+  it('eval --strategy bandit without --online says how it is evaluated', async () => {
+    const { code, stderr } = await runCli(['eval', '--data', 'x.jsonl', '--strategy', 'bandit']);
+    assert.equal(code, 2);
+    assert.match(stderr, /--online: is required with --strategy bandit/);
   });
 
   it('route --json prints the decision log of one request', async () => {

@@ -17,6 +17,13 @@ import { loadBanditPolicy } from '../analytics/offline/dataset';
 import { benchBandit } from '../analytics/bench/bandit';
 import { FileCache } from '../activities/fileCache';
 import { progressBar } from './progress';
+import { existsSync } from 'node:fs';
+import { DecisionLogStore } from '../analytics/decisionLogStore';
+import { offPolicyEstimate } from '../analytics/offPolicy';
+import type { DecisionLog } from '../domain/results';
+import { bestModel, escalationLadder } from '../routing/ladder';
+import { rulesChoice } from '../routing/strategies/rules';
+import { loadRouterConfig } from '../worker/config';
 import { openSession } from '../worker/session';
 import { untilInterrupted } from './signals';
 
@@ -183,9 +190,11 @@ async function evaluate(args: string[]): Promise<void> {
       online: { type: 'boolean', default: false },
       seeds: { type: 'string' },
       policy: { type: 'string' },
+      'decision-log': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
+  if (values['decision-log']) return evaluateOffPolicy(values['decision-log'], values.strategy, numberOption(values.lambda, 'lambda', 0, 1e6) ?? 1, values.json ?? false);
   const strategy = values.strategy;
   if (!strategy || !EVAL_STRATEGIES.includes(strategy)) {
     throw new ValidationError('command line', [{ path: '--strategy', message: `must be one of ${EVAL_STRATEGIES.join(', ')}, got ${values.strategy === undefined ? 'nothing' : `"${values.strategy}"`}` }]);
@@ -205,6 +214,32 @@ async function evaluate(args: string[]): Promise<void> {
     ...(values.json ? {} : { onProgress: progressBar(strategy) }),
   });
   console.log(values.json ? JSON.stringify(output, null, 2) : renderEval(output));
+}
+
+/** `eval --decision-log FILE --strategy rules|best|cheapest|MODEL`: another policy, scored on logged traffic. */
+function evaluateOffPolicy(path: string, strategy: string | undefined, lambda: number, json: boolean): void {
+  if (!existsSync(path)) throw new ValidationError('command line', [{ path: '--decision-log', message: `no decision-log file at ${path}` }]);
+  const config = loadRouterConfig(process.env);
+  const ladder = escalationLadder(config.catalog.models);
+  const fixed = strategy === 'best' ? bestModel(ladder).id : strategy === 'cheapest' ? ladder[0]!.id : ladder.some((r) => r.id === strategy) ? strategy : undefined;
+  const rules = strategy === 'rules' ? loadRulesPolicy(join(PROJECT_ROOT, 'config', 'default-policy.json')) : undefined;
+  if (!fixed && !rules) {
+    throw new ValidationError('command line', [{ path: '--strategy', message: `with --decision-log must be rules, best, cheapest or a catalog model (${ladder.map((r) => r.id).join(', ')}), got ${strategy === undefined ? 'nothing' : `"${strategy}"`}` }]);
+  }
+  const store = new DecisionLogStore(path);
+  try {
+    const target = fixed ? () => fixed : (log: DecisionLog) => rulesChoice(rules!, ladder, log);
+    const estimate = offPolicyEstimate(store.all(), target, lambda);
+    if (json) console.log(JSON.stringify({ strategy, lambda, ...estimate }, null, 2));
+    else {
+      console.log(`off-policy estimate of "${strategy}" on ${estimate.n} logged requests (reward = quality − ${lambda}·cost ÷ best model's cost)`);
+      console.log(`logging policy's own mean reward ${estimate.loggedReward.toFixed(4)}`);
+      console.log(`IPS ${estimate.ips.toFixed(4)} ± ${(1.96 * estimate.ipsStandardError).toFixed(4)} (95 %), SNIPS ${estimate.snips === null ? 'n/a' : estimate.snips.toFixed(4)}`);
+      console.log(`${estimate.matched} requests match the target's choice; effective sample size ${estimate.effectiveSampleSize.toFixed(1)}`);
+    }
+  } finally {
+    store.close();
+  }
 }
 
 /** `eval --strategy bandit --online`: the bandit learns from a stream of the data, as it would from traffic. */

@@ -4,7 +4,7 @@ import { checkRuleTargets, routeByRules } from './route';
 
 export { RulesPolicySchema, type RulesPolicy } from './policy';
 export { findRule, matchRule, type RuleMatch } from './match';
-export { checkRuleTargets, decisionOfRule, routeByRules } from './route';
+export { checkRuleTargets, decisionOfRule, routeByRules, rulesChoice } from './route';
 
 /** Ordered, declarative rules: first match wins, the decision names the rule and why it fired. */
 export const rulesStrategy: StrategyDefinition<RulesPolicy, typeof RulesPolicySchema> = {

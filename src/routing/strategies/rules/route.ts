@@ -42,3 +42,11 @@ export function checkRuleTargets(rules: readonly RoutingRule[], ladder: readonly
     }
   });
 }
+
+/** What the rules would have chosen for a logged request, from the features the decision log keeps. */
+export function rulesChoice(policy: { rules: readonly RoutingRule[]; version: string }, ladder: readonly Rung[], log: { requestId: string; requestFeatures: RequestFeatures }): string {
+  const f = log.requestFeatures;
+  // Rules read the request's task type, domain, customer tier and time sensitivity, all of which the features keep.
+  const request = { requestId: log.requestId, prompt: '', history: [], taskType: f.taskType, domain: f.domain, customerTier: f.customerTier, timeSensitivity: f.timeSensitivity } as unknown as RouteRequest;
+  return routeByRules(policy, ladder, request, f).model;
+}
