@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { parseOrThrow, ValidationError } from './validation';
+import { parseJsonOrThrow, parseOrThrow, ValidationError } from './validation';
 
 /*
  * The classifier router's model artefact: written by `model-router train`, loaded by the route activity and the
@@ -198,13 +198,7 @@ export function parseClassifierArtefact(input: unknown, subject = 'classifier ar
 
 /** Parses an artefact file's text; broken JSON is reported as such, with the subject (e.g. the file path). */
 export function parseClassifierArtefactJson(text: string, subject = 'classifier artefact'): ClassifierArtefact {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ValidationError(subject, [{ path: '(root)', message: `not valid JSON (${err instanceof Error ? err.message : String(err)})` }]);
-  }
-  return parseClassifierArtefact(json, subject);
+  return parseClassifierArtefact(parseJsonOrThrow(text, subject), subject);
 }
 
 /** The fields of a catalog model that the classifier's predictions and costs depend on. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ArtefactModelSchema, catalogFingerprint, FeatureSettingsSchema, OperatingPointSchema } from './classifierArtefact';
-import { parseOrThrow, ValidationError } from './validation';
+import { parseJsonOrThrow, parseOrThrow, ValidationError } from './validation';
 
 /*
  * The kNN router's artefact (`model-router train --strategy knn`): the featurized training requests (hashed
@@ -46,12 +46,7 @@ export const KnnArtefactSchema = z
 export type KnnArtefact = z.infer<typeof KnnArtefactSchema>;
 
 export function parseKnnArtefactJson(text: string, subject = 'kNN artefact'): KnnArtefact {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ValidationError(subject, [{ path: '(root)', message: `not valid JSON (${err instanceof Error ? err.message : String(err)})` }]);
-  }
+  const json = parseJsonOrThrow(text, subject);
   const version = typeof json === 'object' && json !== null ? (json as { formatVersion?: unknown }).formatVersion : undefined;
   if (version !== KNN_ARTEFACT_FORMAT_VERSION || (json as { kind?: unknown }).kind !== 'knn') {
     throw new ValidationError(subject, [

@@ -47,3 +47,15 @@ export const RoutingRulesSchema = z
   .array(RoutingRuleSchema)
   .min(1, 'must have at least one rule')
   .refine((rules) => new Set(rules.map((r) => r.id)).size === rules.length, { message: 'rule ids must be unique' });
+
+/** The options of a policy that routes with a trained artefact (classifier, kNN). */
+export const ArtefactPolicyOptionsSchema = z
+  .object({
+    /** The artefact written by `model-router train`; a relative path is taken from the working directory. */
+    artefactPath: z.string().min(1),
+    /** The cost-quality knob; defaults to the operating point stored in the artefact, else 1. */
+    lambda: z.number().nonnegative().optional(),
+    /** Judge cost as a share of the cheapest model's call; defaults to the artefact's operating point, else 0.1. */
+    judgeCostRatio: z.number().nonnegative().optional(),
+  })
+  .strict();

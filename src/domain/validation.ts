@@ -39,3 +39,12 @@ export function parseOrThrow<S extends z.ZodTypeAny>(schema: S, input: unknown, 
     })),
   );
 }
+
+/** JSON text (a file's), or a ValidationError saying it is not JSON, with the subject (e.g. the file path). */
+export function parseJsonOrThrow(text: string, subject: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(subject, [{ path: '(root)', message: `not valid JSON (${err instanceof Error ? err.message : String(err)})` }]);
+  }
+}

@@ -177,14 +177,26 @@ export function describeChoice(choice: ThresholdChoice, rule: ThresholdRule): st
 }
 
 /** The cost rule end to end: price every ladder model for the request, then choose (candidatesAndRule + chooseByThreshold). */
-export function chooseByCost(
-  ladder: readonly Rung[],
-  features: RequestFeatures,
-  passProbability: (id: string) => number,
-  expectedOutputTokens: (id: string) => number | null | undefined,
-  options: CostRuleOptions,
-  operatingPoint?: OperatingPoint,
-): { choice: ThresholdChoice; rule: ThresholdRule } {
-  const { candidates, best, rule } = candidatesAndRule(ladder, features, passProbability, expectedOutputTokens, options, operatingPoint);
+export function chooseByCost(...args: Parameters<typeof candidatesAndRule>): { choice: ThresholdChoice; rule: ThresholdRule } {
+  const { candidates, best, rule } = candidatesAndRule(...args);
   return { choice: chooseByThreshold(candidates, best.id, rule), rule };
+}
+
+/**
+ * Held-out first choices from per-example pass probabilities (each from a fit that never saw the example): the cost
+ * rule applied at whatever λ an offline sweep asks for.
+ */
+export function heldOutByCost(
+  ladder: readonly Rung[],
+  features: readonly RequestFeatures[],
+  passProbabilities: (example: number) => Readonly<Record<string, number>>,
+  judgeCostRatio: number,
+): { choose(example: number, lambda: number): { model: string; confidence: number } } {
+  return {
+    choose(i, lambda) {
+      const p = passProbabilities(i);
+      const { choice } = chooseByCost(ladder, features[i]!, (id) => p[id]!, () => null, { lambda, judgeCostRatio });
+      return { model: choice.model, confidence: choice.passProbability };
+    },
+  };
 }

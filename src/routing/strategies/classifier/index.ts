@@ -1,5 +1,5 @@
 import { assertArtefactMatchesCatalog, parseClassifierArtefactJson, type ClassifierArtefact } from '../../../domain/classifierArtefact';
-import { chooseByCost } from '../../costRule';
+import { heldOutByCost } from '../../costRule';
 import { extractFeatures } from '../../features';
 import type { Rung } from '../../ladder';
 import type { StrategyDefinition, StrategyEnv } from '../types';
@@ -52,15 +52,11 @@ export const classifierStrategy: StrategyDefinition<ClassifierPolicy, typeof Cla
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     const features = examples.map((e) => e.features ?? extractFeatures(e.request));
+    const byExample: Record<string, number>[] = [];
     return {
       artefact,
       // Out-of-fold probabilities: example i's come from the fold model (and calibration) that never saw it.
-      heldOut: {
-        choose(i, lambda) {
-          const { choice } = chooseByCost(ladder, features[i]!, (id) => outOfFold[id]![i]!, () => null, { lambda, judgeCostRatio: options.judgeCostRatio });
-          return { model: choice.model, confidence: choice.passProbability };
-        },
-      },
+      heldOut: heldOutByCost(ladder, features, (i) => (byExample[i] ??= Object.fromEntries(Object.entries(outOfFold).map(([id, p]) => [id, p[i]!]))), options.judgeCostRatio),
       report: {
         header: ['model', 'n', 'pass rate', 'AUC', 'ECE raw', 'ECE calibrated', 'log loss'],
         rows: Object.entries(artefact.trainingMetrics).map(([id, m]) => [id, m.n, m.basePassRate.toFixed(3), m.auc.toFixed(3), m.eceBefore.toFixed(3), m.eceAfter.toFixed(3), m.logLoss.toFixed(3)]),

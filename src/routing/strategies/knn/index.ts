@@ -1,6 +1,6 @@
 import { assertArtefactMatchesCatalog, catalogFingerprint } from '../../../domain/classifierArtefact';
 import { KNN_ARTEFACT_FORMAT_VERSION, parseKnnArtefactJson, type KnnArtefact } from '../../../domain/knnArtefact';
-import { chooseByCost } from '../../costRule';
+import { heldOutByCost } from '../../costRule';
 import { extractFeatures } from '../../features';
 import type { Rung } from '../../ladder';
 import { DEFAULT_FEATURE_SETTINGS } from '../../textFeatures';
@@ -89,13 +89,7 @@ export const knnStrategy: StrategyDefinition<KnnPolicy, typeof KnnPolicySchema> 
     options.onProgress?.(folds.folds + 1, folds.folds + 1);
     return {
       artefact: knnArtefact(all, ladder, options.createdAt, options.passThreshold, options.trainingData),
-      heldOut: {
-        choose(i, lambda) {
-          const p = ratesOf(i);
-          const { choice } = chooseByCost(ladder, features[i]!, (id) => p[id]!, () => null, { lambda, judgeCostRatio: options.judgeCostRatio });
-          return { model: choice.model, confidence: choice.passProbability };
-        },
-      },
+      heldOut: heldOutByCost(ladder, features, ratesOf, options.judgeCostRatio),
     };
   },
   artefactPolicy: (base, artefactPath, knobs) => ({ ...base, strategy: 'knn', knn: { artefactPath, ...knobs } }),
