@@ -8,6 +8,7 @@ let installed = false;
  */
 export function installQuietRuntime(): void {
   if (installed) return;
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  // Native (Core) logs are forwarded to this logger, which writes to stderr: stdout stays the command's output (--json).
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [], telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } } });
   installed = true;
 }
