@@ -103,10 +103,11 @@ export function createActivities(deps: ActivityDeps) {
   // One strategy per policy, and per state read for a learning one (the state is read afresh every stateCacheMs).
   const strategies = new Map<string, { learnedState: unknown; strategy: RoutingStrategy }>();
   async function strategyFor(policy: RoutingPolicy): Promise<RoutingStrategy> {
-    const learnedState = strategyOf(policy).learning && banditStates ? await banditStates.read(policy) : undefined;
+    const definition = strategyOf(policy);
+    const learnedState = definition.learning && banditStates ? await banditStates.read(policy) : undefined;
     const hit = strategies.get(policy.id);
     if (hit && hit.learnedState === learnedState) return hit.strategy;
-    const strategy = strategyOf(policy).create(policy, learnedState === undefined ? env : { ...env, learnedState });
+    const strategy = definition.create(policy, learnedState === undefined ? env : { ...env, learnedState });
     strategies.set(policy.id, { learnedState, strategy });
     return strategy;
   }

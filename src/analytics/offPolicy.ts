@@ -1,4 +1,7 @@
 import type { DecisionLog } from '../domain/results';
+import { ValidationError } from '../domain/validation';
+import { bestModel, type Rung } from '../routing/ladder';
+import { rulesChoice, type RulesPolicy } from '../routing/strategies/rules';
 
 /*
  * Off-policy evaluation from the decision log: how another policy would have done on the logged traffic, by
@@ -51,4 +54,21 @@ export function offPolicyEstimate(logs: readonly DecisionLog[], target: (log: De
     snips: sumW > 0 ? terms.reduce((s, t) => s + t.w * t.r, 0) / sumW : null,
     effectiveSampleSize: sumW2 > 0 ? (sumW * sumW) / sumW2 : 0,
   };
+}
+
+/**
+ * The target policies the log can score: a fixed model (`best`, `cheapest` or a catalog id) or the rules, which read
+ * only what the log keeps of a request (its features); learned strategies would need the prompt, which it does not.
+ */
+export function offPolicyTarget(strategy: string | undefined, ladder: readonly Rung[], rulesPolicy: () => RulesPolicy): (log: DecisionLog) => string {
+  if (strategy === 'rules') {
+    const rules = rulesPolicy();
+    return (log) => rulesChoice(rules, ladder, log);
+  }
+  const fixed = strategy === 'best' ? bestModel(ladder).id : strategy === 'cheapest' ? ladder[0]?.id : ladder.find((r) => r.id === strategy)?.id;
+  if (!fixed) {
+    const got = strategy === undefined ? 'nothing' : `"${strategy}"`;
+    throw new ValidationError('command line', [{ path: '--strategy', message: `with --decision-log must be rules, best, cheapest or a catalog model (${ladder.map((r) => r.id).join(', ')}), got ${got}` }]);
+  }
+  return () => fixed;
 }

@@ -7,23 +7,19 @@ import { ValidationError } from '../domain/validation';
 import { PROJECT_ROOT } from '../servers/binaries';
 import { runWorker } from '../worker/main';
 import { runDemo } from './demo';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { FileCache } from '../activities/fileCache';
+import { benchBandit } from '../analytics/bench/bandit';
+import { DecisionLogStore } from '../analytics/decisionLogStore';
+import { loadBanditPolicy, loadRulesPolicy } from '../analytics/offline/dataset';
 import { renderEval, runEval } from '../analytics/offline/evalRun';
-import { loadRulesPolicy } from '../analytics/offline/dataset';
+import { renderOnline, runOnlineEval } from '../analytics/offline/onlineRun';
 import { EVAL_STRATEGIES, TRAINED_STRATEGIES } from '../analytics/offline/strategies';
 import { trainStrategy } from '../analytics/offline/trainRun';
-import { renderOnline, runOnlineEval } from '../analytics/offline/onlineRun';
-import { loadBanditPolicy } from '../analytics/offline/dataset';
-import { benchBandit } from '../analytics/bench/bandit';
-import { FileCache } from '../activities/fileCache';
-import { progressBar } from './progress';
-import { existsSync } from 'node:fs';
-import { DecisionLogStore } from '../analytics/decisionLogStore';
-import { offPolicyEstimate } from '../analytics/offPolicy';
-import type { DecisionLog } from '../domain/results';
-import { bestModel, escalationLadder } from '../routing/ladder';
-import { rulesChoice } from '../routing/strategies/rules';
+import { offPolicyEstimate, offPolicyTarget } from '../analytics/offPolicy';
+import { escalationLadder } from '../routing/ladder';
 import { loadRouterConfig } from '../worker/config';
+import { progressBar } from './progress';
 import { openSession } from '../worker/session';
 import { untilInterrupted } from './signals';
 
@@ -31,7 +27,8 @@ const USAGE = `model-router — a durable, cost-aware LLM model router on Tempor
 
 Commands:
   demo [--json] [--ui-port N]       Route the built-in batch of ~50 requests on the simulated provider through real
-                                    workflows on an embedded dev server; print decisions and the routing metrics.
+                                    workflows on an embedded dev server; print decisions and the routing metrics;
+                                    then stream 260 more through the bandit beside the rules, to show it learning.
                                     Without --json, keeps the server and Web UI up until Ctrl-C.
   route --prompt TEXT [--task-type T] [--domain D] [--field-count N] [--request-id ID] [--policy ID]
         [--address HOST:PORT] [--json]
@@ -40,14 +37,21 @@ Commands:
   dev [--port 7233] [--ui-port 8233] [--db FILE]
                                     A local Temporal dev server with the Web UI, plus a router worker.
   worker                            The production worker: connects to TEMPORAL_ADDRESS, loads the prebuilt bundle.
-  train --data FILE [--data FILE ...] --out MODEL.json [--target-retention R] [--gate-error E]
-        [--judge-cost-ratio J] [--no-gate] [--max-escalations N] [--folds 5] [--seed 1] [--prices models.json]
-                                    Train the calibrated pass-probability classifier on recorded outcomes.
-  eval --data FILE [--data FILE ...] --strategy rules|classifier|knn|random|oracle|best|cheapest [--model MODEL.json]
+  train --data FILE [--data FILE ...] --out ARTEFACT.json [--strategy classifier|knn] [--k 100]
+        [--target-retention R] [--gate-error E] [--judge-cost-ratio J] [--no-gate] [--max-escalations N]
+        [--folds 5] [--seed 1] [--prices models.json]
+                                    Fit a learned strategy on recorded outcomes; write the artefact its policy loads.
+  eval --data FILE [--data FILE ...] --strategy rules|classifier|knn|random|oracle|best|cheapest [--model ARTEFACT.json]
        [--gate-error E] [--judge-cost-ratio J] [--no-gate] [--max-escalations N] [--lambda L] [--folds 5]
        [--seed 1] [--k 100] [--prices models.json] [--through-temporal] [--json]
                                     Replay recorded outcomes through a strategy (no Temporal needed) and report the
                                     routing metrics, the cost-quality curve (APGR, AIQ) and the baselines.
+  eval --data FILE --strategy bandit --online [--seeds 1,2,3,4,5] [--lambda L] [--policy POLICY.json] [...]
+                                    Stream the data through every bandit algorithm, learning from bandit feedback.
+  eval --decision-log FILE --strategy rules|best|cheapest|MODEL [--lambda L] [--json]
+                                    Inverse-propensity estimate of another policy on logged traffic.
+  bench bandit [--outcomes 10000] [--duplicates 0.1] [--concurrency 256] [--address HOST:PORT] [--json]
+                                    Outcomes into one banditState (duplicates, a worker restart): rate and exactness.
 
 Environment: OPENAI_BASE_URL, OPENAI_API_KEY, MODEL_ROUTER_PROVIDER, MODEL_ROUTER_CATALOG, MODEL_ROUTER_POLICIES,
 MODEL_ROUTER_JUDGE_MODEL, MODEL_ROUTER_REPLAY_FILES, MODEL_ROUTER_DECISION_LOG (see README).`;
@@ -219,16 +223,10 @@ async function evaluate(args: string[]): Promise<void> {
 /** `eval --decision-log FILE --strategy rules|best|cheapest|MODEL`: another policy, scored on logged traffic. */
 function evaluateOffPolicy(path: string, strategy: string | undefined, lambda: number, json: boolean): void {
   if (!existsSync(path)) throw new ValidationError('command line', [{ path: '--decision-log', message: `no decision-log file at ${path}` }]);
-  const config = loadRouterConfig(process.env);
-  const ladder = escalationLadder(config.catalog.models);
-  const fixed = strategy === 'best' ? bestModel(ladder).id : strategy === 'cheapest' ? ladder[0]!.id : ladder.some((r) => r.id === strategy) ? strategy : undefined;
-  const rules = strategy === 'rules' ? loadRulesPolicy(join(PROJECT_ROOT, 'config', 'default-policy.json')) : undefined;
-  if (!fixed && !rules) {
-    throw new ValidationError('command line', [{ path: '--strategy', message: `with --decision-log must be rules, best, cheapest or a catalog model (${ladder.map((r) => r.id).join(', ')}), got ${strategy === undefined ? 'nothing' : `"${strategy}"`}` }]);
-  }
+  const ladder = escalationLadder(loadRouterConfig(process.env).catalog.models);
+  const target = offPolicyTarget(strategy, ladder, () => loadRulesPolicy(join(PROJECT_ROOT, 'config', 'default-policy.json')));
   const store = new DecisionLogStore(path);
   try {
-    const target = fixed ? () => fixed : (log: DecisionLog) => rulesChoice(rules!, ladder, log);
     const estimate = offPolicyEstimate(store.all(), target, lambda);
     if (json) console.log(JSON.stringify({ strategy, lambda, ...estimate }, null, 2));
     else {
