@@ -20,7 +20,7 @@ import { WORKER_READY } from './helpers/workerProcess';
 
 const PROJECT_ROOT = resolve(__dirname, '..');
 const TASK_QUEUE = 'durability';
-/** Long enough that only the heartbeat timeout (20 s in the workflow) can notice the dead worker. */
+/** Long enough that only the heartbeat timeout (5 s in the workflow) can notice the dead worker. */
 const START_TO_CLOSE_MS = 120_000;
 
 interface WorkerProcess {
@@ -133,6 +133,19 @@ describe('a worker killed mid-request', () => {
     assert.equal(store.count(), 1);
     assert.equal(store.get('survives-a-crash')?.costUsd, log.costUsd);
 
+    // The killed call may have been billed: it is recorded as its own estimated entry, not hidden nor in costUsd.
+    assert.deepEqual(attempt.possiblyBilled && { calls: attempt.possiblyBilled.calls, estimate: attempt.possiblyBilled.estimate }, { calls: 1, estimate: true });
+    assert.ok(attempt.possiblyBilled!.usd > 0, 'the estimate prices the lost call');
+    assert.ok(Math.abs(log.costUsd - (callPrice + attempt.verdict.costUsd)) < 1e-15, 'and costUsd still counts what was seen, once');
+    assert.equal(log.possiblyBilledCalls, 1);
+    assert.equal(store.get('survives-a-crash')?.possiblyBilledUsd, attempt.possiblyBilled!.usd);
+    // Both tries carried the same idempotency key, so a deduplicating provider would have billed one.
+    const keys = server.calls.filter((c) => c.model === 'small-model').map((c) => c.headers['idempotency-key']);
+    assert.equal(keys.length, 2);
+    assert.ok(keys[0] && keys[0] === keys[1], `idempotency keys ${JSON.stringify(keys)}`);
+    const judgeKeys = server.calls.filter((c) => c.model === 'judge-model').map((c) => c.headers['idempotency-key']);
+    assert.ok(judgeKeys[0] && judgeKeys[0] !== keys[0], 'the judge call has a key of its own');
+
     // The retry was the same activity's second attempt, started because worker A stopped heartbeating.
     const history = await handle.fetchHistory();
     const events = history.events ?? [];
@@ -143,5 +156,48 @@ describe('a worker killed mid-request', () => {
     const startedAttrs = startedCall?.activityTaskStartedEventAttributes;
     assert.equal(startedAttrs?.attempt, 2);
     assert.equal(startedAttrs?.lastFailure?.timeoutFailureInfo?.timeoutType, temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT);
+  });
+});
+
+describe('a worker stopped by SIGTERM mid-call (a deploy)', () => {
+  let env: TestWorkflowEnvironment;
+  let server: OpenAIServer;
+  let worker: ChildProcess | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'router-sigterm-'));
+
+  before(async () => {
+    // The routed model takes two seconds to answer: long enough to be mid-call when the deploy stops the worker.
+    const handler = judgedModels({ script: { 'small-model': () => ({ delayMs: 2_000, json: chatCompletion('small-model', 'answer from small-model', ANSWER_USAGE) }) } });
+    [env, server] = await Promise.all([devServerEnv(), startOpenAIServer(handler), workflowBundle()]);
+  });
+  after(async () => {
+    if (worker && worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+    await server?.close();
+    await env?.teardown();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lets the running call finish within the grace time, so it is made (and paid) once', { timeout: 120_000 }, async () => {
+    const started = startWorkerProcess({ TEMPORAL_ADDRESS: env.address, ROUTER_TASK_QUEUE: TASK_QUEUE, LOOPBACK_BASE_URL: server.baseUrl });
+    worker = started.child;
+    await started.ready;
+    const router = new RouterClient({ client: env.client, taskQueue: TASK_QUEUE });
+    const handle = await router.startRoute({ requestId: 'survives-a-deploy', prompt: 'Classify the intent: "where is my parcel"', taskType: 'classification' });
+
+    await waitFor('the worker to call the routed model', () => server.calls.some((c) => c.model === 'small-model'));
+    worker.kill('SIGTERM');
+    const [code] = (await once(worker, 'exit')) as [number | null, NodeJS.Signals | null];
+    assert.equal(code, 0, `the worker stopped cleanly:\n${started.stderr()}`);
+
+    const next = await createRouterWorker({
+      connection: env.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      workflows: { bundle: await workflowBundle() },
+      deps: loopbackDeps(server.baseUrl),
+    });
+    const log = await next.runUntil(handle.result());
+    assert.equal(server.calls.filter((c) => c.model === 'small-model').length, 1, 'the call was not repeated');
+    assert.equal(log.possiblyBilledCalls, 0);
+    assert.equal(log.finalModel, 'small-model');
   });
 });

@@ -162,6 +162,7 @@ function fakeJudgeProvider(reply: string): ModelProvider & { calls: CompletionRe
   const calls: CompletionRequest[] = [];
   return {
     name: 'fake',
+    bills: true,
     calls,
     async complete(req) {
       calls.push(req);

@@ -2,12 +2,12 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Catalog, ModelSpec } from '../domain/catalog';
 import { FailureType } from '../domain/failures';
 import { RouteRequestSchema, type RouteRequest } from '../domain/request';
-import type { DecisionLog, DecisionLogSink, ModelResult, QualityVerdict, RoutingDecision } from '../domain/results';
+import type { DecisionLog, DecisionLogSink, ModelResult, PossiblyBilled, QualityVerdict, RoutingDecision } from '../domain/results';
 import { parseOrThrow, ValidationError } from '../domain/validation';
 import type { QualityGate } from '../evaluators/gate';
 import { RecordedVerdictMissingError } from '../evaluators/recorded';
 import { ProviderError, type ModelProvider } from '../providers/types';
-import { priceTokens } from '../domain/cost';
+import { callCeilingUsd, priceTokens } from '../domain/cost';
 import { extractFeatures } from '../routing/features';
 import { unitHash } from '../routing/hash';
 import { escalationLadder } from '../routing/ladder';
@@ -16,6 +16,7 @@ import { seededRandom } from '../routing/random';
 import { strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
 import type { RoutingStrategy, StrategyEnv } from '../routing/strategies/types';
 import { BanditStateCache, createBanditActivities, type TemporalAccess } from './bandit';
+import { idempotencyKey, possiblyBilledAttempts, withHeartbeat } from './billing';
 import { fileStrategyEnv } from './fileCache';
 
 
@@ -33,6 +34,9 @@ export interface ActivityDeps {
   /** The Temporal service, for strategies whose state lives in a workflow (the bandit); without it they start fresh. */
   temporal?: TemporalAccess;
 }
+
+/** Well inside the workflows' heartbeat timeout, so one late beat does not fail a live call. */
+const HEARTBEAT_INTERVAL_MS = 1_000;
 
 export interface CallModelInput {
   request: RouteRequest;
@@ -67,15 +71,16 @@ export function toActivityFailure(err: ProviderError, model: string): Applicatio
   }
 }
 
-/** Runs `work` while heartbeating, so a dead worker is noticed long before the call's own timeout. */
-async function withHeartbeat<T>(intervalMs: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  const timer = setInterval(() => ctx.heartbeat(), intervalMs);
-  try {
-    return await work(ctx.cancellationSignal);
-  } finally {
-    clearInterval(timer);
-  }
+/** The workflow reads `possiblyBilled` from a failed call's details (src/workflows/billing.ts). */
+function withPossiblyBilled(failure: ApplicationFailure, possiblyBilled: PossiblyBilled | undefined): ApplicationFailure {
+  if (!possiblyBilled) return failure;
+  return ApplicationFailure.create({
+    message: failure.message,
+    type: failure.type ?? undefined,
+    nonRetryable: failure.nonRetryable ?? undefined,
+    details: [...(failure.details ?? []), { possiblyBilled }],
+    ...(failure.nextRetryDelay != null ? { nextRetryDelay: failure.nextRetryDelay } : {}),
+  });
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -149,11 +154,15 @@ export function createActivities(deps: ActivityDeps) {
       const provider = deps.providers[model.provider];
       if (!provider) throw ApplicationFailure.nonRetryable(`no provider "${model.provider}" is configured for model "${model.id}"`, FailureType.UnknownModel);
       const features = extractFeatures(request);
+      const inputText = [...request.history.map((t) => t.content), request.prompt].join('\n');
+      const perCallUsd = provider.bills ? callCeilingUsd(model, inputText, provider.maxOutputTokens ?? features.expectedOutputTokens) : 0;
       try {
-        const completion = await withHeartbeat(deps.heartbeatIntervalMs ?? 5_000, (signal) =>
+        const possiblyBilled = possiblyBilledAttempts(perCallUsd);
+        const completion = await withHeartbeat(deps.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS, perCallUsd, (signal) =>
           provider.complete({
             requestId: request.requestId,
             attempt: Context.current().info.attempt,
+            idempotencyKey: idempotencyKey(request.requestId, model.id),
             model,
             prompt: request.prompt,
             history: request.history,
@@ -174,19 +183,29 @@ export function createActivities(deps: ActivityDeps) {
           latencyMs: completion.latencyMs,
           origin: completion.origin,
           ...(completion.recordedQuality !== undefined ? { recordedQuality: completion.recordedQuality } : {}),
+          ...(possiblyBilled ? { possiblyBilled } : {}),
         };
       } catch (err) {
-        if (err instanceof ProviderError) throw toActivityFailure(err, model.id);
+        // A provider that timed out on our side may still have produced (and billed) the answer.
+        if (err instanceof ProviderError) throw withPossiblyBilled(toActivityFailure(err, model.id), possiblyBilledAttempts(perCallUsd, err.kind === 'timeout'));
         throw err;
       }
     },
 
     async evaluateAnswer({ request, result, threshold }: EvaluateInput): Promise<QualityVerdict> {
+      const perCallUsd = deps.gate.paidCallCeilingUsd(request, result);
       try {
-        return await withHeartbeat(deps.heartbeatIntervalMs ?? 5_000, (signal) => deps.gate.evaluate(request, result, threshold, signal));
+        const possiblyBilled = possiblyBilledAttempts(perCallUsd);
+        const key = idempotencyKey(request.requestId, 'judge');
+        const verdict = await withHeartbeat(deps.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS, perCallUsd, (signal) =>
+          deps.gate.evaluate(request, result, threshold, signal, key),
+        );
+        return possiblyBilled ? { ...verdict, possiblyBilled } : verdict;
       } catch (err) {
         // A judge is a model call like any other and fails the same ways.
-        if (err instanceof ProviderError) throw toActivityFailure(err, 'quality judge');
+        if (err instanceof ProviderError) {
+          throw withPossiblyBilled(toActivityFailure(err, 'quality judge'), possiblyBilledAttempts(perCallUsd, err.kind === 'timeout'));
+        }
         if (err instanceof RecordedVerdictMissingError) throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidRequest);
         throw err;
       }

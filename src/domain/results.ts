@@ -30,6 +30,18 @@ export const RoutingDecisionSchema = z.object({
 });
 export type RoutingDecision = z.infer<typeof RoutingDecisionSchema>;
 
+/**
+ * Calls that may have been billed but whose result was never seen: an activity attempt after the first knows the
+ * attempts before it reached (or may have reached) the provider. Estimated from the request's input tokens and
+ * what the provider can have produced, so it is an upper estimate and always marked as one.
+ */
+export const PossiblyBilledSchema = z.object({
+  calls: z.number().int().positive(),
+  usd: z.number().nonnegative(),
+  estimate: z.literal(true),
+});
+export type PossiblyBilled = z.infer<typeof PossiblyBilledSchema>;
+
 export const ModelResultSchema = z.object({
   model: z.string(),
   provider: z.string(),
@@ -42,6 +54,8 @@ export const ModelResultSchema = z.object({
   origin: AnswerOriginSchema,
   /** Quality recorded for this answer (replay data or simulation profile), used by the recorded-verdict evaluator. */
   recordedQuality: z.number().min(0).max(1).optional(),
+  /** Earlier attempts of this call that may have been billed (worker killed mid-call, server outage). */
+  possiblyBilled: PossiblyBilledSchema.optional(),
 });
 export type ModelResult = z.infer<typeof ModelResultSchema>;
 
@@ -52,6 +66,8 @@ export const QualityVerdictSchema = z.object({
   evaluator: z.string(),
   reasons: z.array(z.string()),
   costUsd: z.number().nonnegative(),
+  /** Earlier judge calls for this verdict that may have been billed. */
+  possiblyBilled: PossiblyBilledSchema.optional(),
 });
 export type QualityVerdict = z.infer<typeof QualityVerdictSchema>;
 
@@ -67,6 +83,8 @@ export const AttemptSchema = z.object({
   verdict: QualityVerdictSchema.optional(),
   /** Set when the model call failed for good (after its retries). */
   error: z.string().optional(),
+  /** Model and judge calls of this attempt that may have been billed on top of costUsd (an estimate). */
+  possiblyBilled: PossiblyBilledSchema.optional(),
 });
 export type Attempt = z.infer<typeof AttemptSchema>;
 
@@ -106,6 +124,9 @@ export const DecisionLogSchema = z.object({
   costUsd: z.number().nonnegative(),
   /** What the best model would have cost on the same tokens, minus costUsd (negative when routing cost more). */
   costSavedUsd: z.number(),
+  /** Calls that may have been billed but were never seen (repeated after a fault), estimated; not in costUsd. */
+  possiblyBilledUsd: z.number().nonnegative().default(0),
+  possiblyBilledCalls: z.number().int().nonnegative().default(0),
   bestModel: z.string(),
   wasEscalated: z.boolean(),
   escalations: z.number().int().nonnegative(),

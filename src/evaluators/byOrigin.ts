@@ -15,9 +15,13 @@ export class ScorerByOrigin implements Evaluator {
     this.name = judge ? `recorded|${judge.name}` : 'recorded|validators-only';
   }
 
-  async evaluate(request: RouteRequest, result: ModelResult, signal?: AbortSignal): Promise<Evaluation> {
+  paidCallCeilingUsd(request: RouteRequest, result: ModelResult): number {
+    return result.recordedQuality === undefined ? (this.judge?.paidCallCeilingUsd?.(request, result) ?? 0) : 0;
+  }
+
+  async evaluate(request: RouteRequest, result: ModelResult, signal?: AbortSignal, idempotencyKey?: string): Promise<Evaluation> {
     if (result.recordedQuality !== undefined) return this.recorded.evaluate(request, result);
-    if (this.judge) return this.judge.evaluate(request, result, signal);
+    if (this.judge) return this.judge.evaluate(request, result, signal, idempotencyKey);
     return { score: 1, reasons: ['no judge configured: validators only'], costUsd: 0 };
   }
 }

@@ -25,7 +25,12 @@ export class QualityGate {
     this.scorer = options.scorer;
   }
 
-  async evaluate(request: RouteRequest, result: ModelResult, threshold: number, signal?: AbortSignal): Promise<QualityVerdict> {
+  /** The most one evaluation can cost in paid calls: the judge's, when it would be asked. */
+  paidCallCeilingUsd(request: RouteRequest, result: ModelResult): number {
+    return this.scorer?.paidCallCeilingUsd?.(request, result) ?? 0;
+  }
+
+  async evaluate(request: RouteRequest, result: ModelResult, threshold: number, signal?: AbortSignal, idempotencyKey?: string): Promise<QualityVerdict> {
     if (!(threshold >= 0 && threshold <= 1)) throw new RangeError(`quality threshold must be within 0..1, got ${threshold}`);
     const checks = await Promise.all(this.validators.map(async (v) => ({ name: v.name, evaluation: await v.evaluate(request, result, signal) })));
     let costUsd = checks.reduce((sum, c) => sum + c.evaluation.costUsd, 0);
@@ -47,7 +52,7 @@ export class QualityGate {
     signal?.throwIfAborted();
     let graded;
     try {
-      graded = await this.scorer.evaluate(request, result, signal);
+      graded = await this.scorer.evaluate(request, result, signal, idempotencyKey);
     } catch (err) {
       // The judge was paid and answered nonsense: count its cost and treat the answer as unverified (escalate).
       if (!(err instanceof JudgeReplyError)) throw err;

@@ -2,7 +2,7 @@ import type { ModelSpec } from '../domain/catalog';
 import type { OutputSchema, RouteRequest } from '../domain/request';
 import type { ModelResult } from '../domain/results';
 import type { ModelProvider } from '../providers/types';
-import { priceTokens } from '../domain/cost';
+import { callCeilingUsd, priceTokens } from '../domain/cost';
 import { extractJsonText } from './validators';
 import type { Evaluation, Evaluator } from './types';
 
@@ -104,7 +104,11 @@ export class LlmJudge implements Evaluator {
     this.model = options.model;
   }
 
-  async evaluate(request: RouteRequest, result: ModelResult, signal?: AbortSignal): Promise<Evaluation> {
+  paidCallCeilingUsd(request: RouteRequest, result: ModelResult): number {
+    return this.provider.bills ? callCeilingUsd(this.model, judgePrompt(request, result.text), JUDGE_OUTPUT_TOKENS) : 0;
+  }
+
+  async evaluate(request: RouteRequest, result: ModelResult, signal?: AbortSignal, idempotencyKey?: string): Promise<Evaluation> {
     const completion = await this.provider.complete({
       // A distinct id, so replay and simulated providers never mistake the judge call for the answer itself.
       requestId: `${request.requestId}:judge`,
@@ -116,6 +120,7 @@ export class LlmJudge implements Evaluator {
       domain: request.domain,
       expectedOutputTokens: JUDGE_OUTPUT_TOKENS,
       outputSchema: JUDGE_SCHEMA,
+      ...(idempotencyKey !== undefined && { idempotencyKey }),
       signal,
     });
     const costUsd = priceTokens(this.model, completion.inputTokens, completion.outputTokens);

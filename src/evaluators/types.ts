@@ -12,5 +12,7 @@ export interface Evaluation {
 
 export interface Evaluator {
   readonly name: string;
-  evaluate(request: RouteRequest, result: ModelResult, signal?: AbortSignal): Promise<Evaluation>;
+  evaluate(request: RouteRequest, result: ModelResult, signal?: AbortSignal, idempotencyKey?: string): Promise<Evaluation>;
+  /** The most one grading of `result` can cost when it calls a paid model (0 or absent when it calls none). */
+  paidCallCeilingUsd?(request: RouteRequest, result: ModelResult): number;
 }

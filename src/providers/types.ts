@@ -14,6 +14,11 @@ export interface CompletionRequest {
   domain: string;
   expectedOutputTokens: number;
   outputSchema?: OutputSchema;
+  /**
+   * Stable per (request, model, attempt series): the same on every retry of one call, so a provider that honours
+   * idempotency keys answers a repeated call from its cache instead of billing it again.
+   */
+  idempotencyKey?: string;
   /** Aborted when Temporal cancels the activity or its timeout passes. */
   signal?: AbortSignal;
 }
@@ -33,6 +38,13 @@ export interface Completion {
 /** One adapter per provider; adding one never touches the workflows. */
 export interface ModelProvider {
   readonly name: string;
+  /**
+   * Whether a call costs real money. A repeated attempt of a billing provider is recorded as possibly billed;
+   * a simulated or replayed model bills nothing.
+   */
+  readonly bills: boolean;
+  /** The most output one call can produce, when the provider caps it (`max_tokens`); bounds the possibly-billed estimate. */
+  readonly maxOutputTokens?: number;
   complete(request: CompletionRequest): Promise<Completion>;
 }
 

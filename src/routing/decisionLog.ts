@@ -1,5 +1,5 @@
 import type { RouteRequest } from '../domain/request';
-import type { Attempt, DecisionLog } from '../domain/results';
+import type { Attempt, DecisionLog, PossiblyBilled } from '../domain/results';
 import { priceTokens } from '../domain/cost';
 import type { RoutePlan } from './plan';
 import type { StrategyOutcome } from './strategies/types';
@@ -7,6 +7,13 @@ import type { StrategyOutcome } from './strategies/types';
 /** Everything a request has cost: every model call that completed and every judgement of the gate. */
 export function requestCostUsd(attempts: readonly Pick<Attempt, 'costUsd' | 'verdict'>[]): number {
   return attempts.reduce((sum, a) => sum + a.costUsd + (a.verdict?.costUsd ?? 0), 0);
+}
+
+/** Adds possibly-billed entries (a model call's, its judge's); undefined when none may have been billed. */
+export function addPossiblyBilled(...entries: (PossiblyBilled | undefined)[]): PossiblyBilled | undefined {
+  const present = entries.filter((e): e is PossiblyBilled => e !== undefined && e.calls > 0);
+  if (present.length === 0) return undefined;
+  return { calls: present.reduce((n, e) => n + e.calls, 0), usd: present.reduce((sum, e) => sum + e.usd, 0), estimate: true };
 }
 
 /**
@@ -35,6 +42,7 @@ export function buildDecisionLog({ request, plan, attempts, final, workflowId, t
   const best = plan.ladder.find((r) => r.id === plan.bestModel);
   if (!best) throw new Error(`best model "${plan.bestModel}" is not on the ladder`);
   const costUsd = requestCostUsd(attempts);
+  const possiblyBilled = addPossiblyBilled(...attempts.map((a) => a.possiblyBilled));
   // The counterfactual: the best model answering the same request with the same tokens as the kept answer.
   const bestCostUsd = priceTokens(best, final.attempt.inputTokens, final.attempt.outputTokens);
   const origins = new Set(attempts.filter((a) => a.origin).map((a) => a.origin));
@@ -57,6 +65,8 @@ export function buildDecisionLog({ request, plan, attempts, final, workflowId, t
     passed: final.attempt.verdict?.passed ?? false,
     costUsd,
     costSavedUsd: bestCostUsd - costUsd,
+    possiblyBilledUsd: possiblyBilled?.usd ?? 0,
+    possiblyBilledCalls: possiblyBilled?.calls ?? 0,
     bestModel: plan.bestModel,
     wasEscalated: escalations > 0,
     escalations,

@@ -13,7 +13,15 @@ export interface RouterWorkerOptions {
   /** A prebuilt bundle (production), or the workflows' source path to bundle now (tests, dev). */
   workflows: { bundlePath: string } | { workflowsPath: string } | { bundle: WorkerOptions['workflowBundle'] };
   maxConcurrentActivityTaskExecutions?: number;
+  /** How long a stopping worker (SIGTERM, shutdown()) lets running activities finish before cancelling them. */
+  shutdownGraceTime?: number;
 }
+
+/**
+ * Model calls are paid: a deploy that stopped them mid-call would pay for them twice. The worker stops polling at
+ * once and gives running calls this long to finish.
+ */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
 
 export async function createRouterWorker(options: RouterWorkerOptions): Promise<Worker> {
   const { workflows } = options;
@@ -30,5 +38,6 @@ export async function createRouterWorker(options: RouterWorkerOptions): Promise<
         ? { workflowsPath: workflows.workflowsPath }
         : { workflowBundle: workflows.bundle }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
+    shutdownGraceTime: options.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_MS,
   });
 }

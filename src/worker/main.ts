@@ -3,9 +3,17 @@ import { NativeConnection, Runtime } from '@temporalio/worker';
 import { TASK_QUEUE } from '../domain/taskQueue';
 import { WORKFLOW_BUNDLE_PATH } from './bundle';
 import { loadRouterConfig } from './config';
-import { createRouterWorker } from './createWorker';
+import { createRouterWorker, DEFAULT_SHUTDOWN_GRACE_MS } from './createWorker';
 import { wireActivityDeps } from './wiring';
 import { existsSync } from 'node:fs';
+
+/** MODEL_ROUTER_SHUTDOWN_GRACE_MS: how long a stopping worker lets running calls finish (default 30 s). */
+function shutdownGraceTime(env: NodeJS.ProcessEnv): number {
+  const raw = env.MODEL_ROUTER_SHUTDOWN_GRACE_MS;
+  if (raw === undefined || raw === '') return DEFAULT_SHUTDOWN_GRACE_MS;
+  if (!/^\d+$/.test(raw)) throw new Error(`MODEL_ROUTER_SHUTDOWN_GRACE_MS must be a whole number of milliseconds, got "${raw}"`);
+  return Number(raw);
+}
 
 /**
  * The production worker: connects to TEMPORAL_ADDRESS, loads the prebuilt workflow bundle, and on SIGINT or
@@ -15,7 +23,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   if (!existsSync(WORKFLOW_BUNDLE_PATH)) throw new Error(`no workflow bundle at ${WORKFLOW_BUNDLE_PATH}: run "npm run build" first`);
   Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const config = loadRouterConfig(env);
-  const { deps, store } = wireActivityDeps(config, env);
+  const wiring = wireActivityDeps(config, env);
   const address = env.TEMPORAL_ADDRESS ?? 'localhost:7233';
   const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
   const connection = await NativeConnection.connect({ address });
@@ -26,7 +34,8 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
       client: new Client({ connection: clientConnection, namespace }),
       namespace,
       taskQueue: env.MODEL_ROUTER_TASK_QUEUE ?? TASK_QUEUE,
-      deps,
+      deps: wiring.deps,
+      shutdownGraceTime: shutdownGraceTime(env),
       workflows: { bundlePath: WORKFLOW_BUNDLE_PATH },
     });
     console.error(`model-router worker polling "${worker.options.taskQueue}" on ${env.TEMPORAL_ADDRESS ?? 'localhost:7233'}`);
@@ -35,7 +44,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   } finally {
     await clientConnection.close();
     await connection.close();
-    store.close();
+    await wiring.close();
   }
 }
 

@@ -68,7 +68,7 @@ export async function openSession(options: SessionOptions = {}): Promise<RouterS
     async close() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await stopServer();
-      wiring.store.close();
+      await wiring.close();
     },
   };
 }

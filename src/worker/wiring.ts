@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { ActivityDeps } from '../activities';
 import { DecisionLogStore } from '../analytics/decisionLogStore';
+import { DecisionLogWriter } from '../analytics/decisionLogWriter';
 import { ScorerByOrigin } from '../evaluators/byOrigin';
 import { QualityGate, defaultValidators } from '../evaluators/gate';
 import { LlmJudge } from '../evaluators/judge';
@@ -15,8 +16,11 @@ export const DEFAULT_DECISION_LOG = join(PROJECT_ROOT, '.model-router', 'decisio
 
 export interface Wiring {
   deps: ActivityDeps;
+  /** For reading the decision log (reports, the demo); activities write through a writer thread instead. */
   store: DecisionLogStore;
   simulated: SimulatedProvider;
+  /** Waits for pending decision-log writes, then closes the store. */
+  close(): Promise<void>;
 }
 
 /**
@@ -49,17 +53,23 @@ export function wireActivityDeps(config: RouterConfig, env: NodeJS.ProcessEnv = 
     judge = new LlmJudge({ provider: providers[model.provider]!, model });
   }
 
-  const store = new DecisionLogStore(overrides.decisionLogPath ?? env.MODEL_ROUTER_DECISION_LOG ?? DEFAULT_DECISION_LOG);
+  const decisionLogPath = overrides.decisionLogPath ?? env.MODEL_ROUTER_DECISION_LOG ?? DEFAULT_DECISION_LOG;
+  const store = new DecisionLogStore(decisionLogPath);
+  const writer = new DecisionLogWriter(decisionLogPath);
   return {
     deps: {
       catalog: config.catalog,
       policies: config.policies,
       providers,
       gate: new QualityGate({ validators: defaultValidators(), scorer: new ScorerByOrigin(judge) }),
-      decisionLog: store,
+      decisionLog: writer,
       strategyEnv: config.strategyEnv,
     },
     store,
     simulated,
+    async close() {
+      await writer.close();
+      store.close();
+    },
   };
 }

@@ -13,9 +13,10 @@ import type { RouterActivities } from '../activities';
 import { FailureType, NON_RETRYABLE_FAILURES } from '../domain/failures';
 import type { RouteRequest } from '../domain/request';
 import type { Attempt, DecisionLog, ModelResult } from '../domain/results';
-import { buildDecisionLog, keptAttemptIndex, learningOutcome } from '../routing/decisionLog';
+import { addPossiblyBilled, buildDecisionLog, keptAttemptIndex, learningOutcome } from '../routing/decisionLog';
 import { nextStep, type NextStep } from '../routing/escalation';
 import type { Rung } from '../routing/ladder';
+import { possiblyBilledOf } from './billing';
 import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy } from './searchAttributes';
 
 const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES] };
@@ -37,11 +38,15 @@ const { reportBanditOutcome } = proxyActivities<RouterActivities>({
   summary: 'learn: send the outcome to the bandit state (signal-with-start)',
 });
 
+// Paid calls heartbeat every second: a worker that dies mid-call is noticed within this, not after the call's whole
+// start-to-close timeout, and its call retried on a live worker (and recorded as possibly billed).
+const HEARTBEAT_TIMEOUT = '5s';
+
 // The judge is a model call too: it heartbeats, so cancellation reaches it and a dead worker is noticed early.
 const EVALUATE_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '60s',
   scheduleToCloseTimeout: '5m',
-  heartbeatTimeout: '20s',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { ...retry, maximumAttempts: 5 },
 };
 const { evaluateAnswer } = proxyActivities<RouterActivities>(EVALUATE_OPTIONS);
@@ -52,8 +57,7 @@ function modelCallOptions(rung: Rung, summary: string): ActivityOptions {
   return {
     startToCloseTimeout: rung.timeouts.startToCloseMs,
     scheduleToCloseTimeout: rung.timeouts.scheduleToCloseMs,
-    // A worker that dies mid-call is noticed within this, not after the whole start-to-close timeout.
-    heartbeatTimeout: '20s',
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
     retry: { ...retry, maximumAttempts: 5 },
     summary,
   };
@@ -153,7 +157,10 @@ async function tryModel(
     ]);
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
-    return { attempt: { model, cause, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: 0, error: failureMessage(err) } };
+    const possiblyBilled = possiblyBilledOf(err);
+    return {
+      attempt: { model, cause, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: 0, error: failureMessage(err), ...(possiblyBilled && { possiblyBilled }) },
+    };
   }
   const usage = pickUsage(result);
   try {
@@ -161,11 +168,13 @@ async function tryModel(
       { ...EVALUATE_OPTIONS, summary: `quality gate for ${model} (threshold ${threshold})` },
       [{ request, result, threshold }],
     );
-    return { attempt: { model, cause, ...usage, verdict }, answer: result.text };
+    const possiblyBilled = addPossiblyBilled(result.possiblyBilled, verdict.possiblyBilled);
+    return { attempt: { model, cause, ...usage, verdict, ...(possiblyBilled && { possiblyBilled }) }, answer: result.text };
   } catch (err) {
     // The answer was paid for; an unavailable gate means it cannot be trusted, so the ladder goes on.
     if (!(err instanceof ActivityFailure)) throw err;
-    return { attempt: { model, cause, ...usage, error: `quality gate: ${failureMessage(err)}` }, answer: result.text };
+    const possiblyBilled = addPossiblyBilled(result.possiblyBilled, possiblyBilledOf(err));
+    return { attempt: { model, cause, ...usage, error: `quality gate: ${failureMessage(err)}`, ...(possiblyBilled && { possiblyBilled }) }, answer: result.text };
   }
 }
 

@@ -11,6 +11,12 @@ export interface OpenAICompatibleOptions {
   /** Sent as `max_tokens` when set; left out otherwise, since newer models reject `max_tokens`. */
   maxOutputTokens?: number;
   fetchImpl?: typeof fetch;
+  /**
+   * The header that carries the call's idempotency key (default `Idempotency-Key`; empty sends none). OpenAI's
+   * Chat Completions API does not document one; proxies and gateways that deduplicate (or a provider that adds
+   * it later) use it to answer a retried call without billing it twice.
+   */
+  idempotencyHeader?: string;
 }
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -33,10 +39,12 @@ const ErrorBodySchema = z.object({
 /** Any server speaking OpenAI's Chat Completions wire format (OpenAI, vLLM, Ollama, LiteLLM, ...). */
 export class OpenAICompatibleProvider implements ModelProvider {
   readonly name = 'openai';
+  readonly bills = true;
   private readonly baseUrl: string;
   private readonly apiKey: string | undefined;
   private readonly requestTimeoutMs: number;
-  private readonly maxOutputTokens: number | undefined;
+  readonly maxOutputTokens: number | undefined;
+  private readonly idempotencyHeader: string | undefined;
   private readonly fetchImpl: typeof fetch | undefined;
 
   constructor(options: OpenAICompatibleOptions) {
@@ -45,6 +53,11 @@ export class OpenAICompatibleProvider implements ModelProvider {
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.maxOutputTokens = options.maxOutputTokens;
     this.fetchImpl = options.fetchImpl;
+    const header = options.idempotencyHeader ?? 'Idempotency-Key';
+    if (header !== '' && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header)) {
+      throw new Error(`OPENAI_IDEMPOTENCY_HEADER: "${header}" is not a valid HTTP header name (letters, digits and !#$%&'*+.^_\`|~-)`);
+    }
+    this.idempotencyHeader = header || undefined;
   }
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env): OpenAICompatibleProvider {
@@ -60,6 +73,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
       baseUrl: env.OPENAI_BASE_URL || DEFAULT_BASE_URL,
       apiKey: env.OPENAI_API_KEY,
       requestTimeoutMs,
+      ...(env.OPENAI_IDEMPOTENCY_HEADER !== undefined && { idempotencyHeader: env.OPENAI_IDEMPOTENCY_HEADER }),
     });
   }
 
@@ -73,6 +87,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
     };
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
     if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
+    if (this.idempotencyHeader && req.idempotencyKey) headers[this.idempotencyHeader.toLowerCase()] = req.idempotencyKey;
 
     // Our own timer (not AbortSignal.timeout) so it is cleared as soon as the call settles.
     const timeout = new AbortController();

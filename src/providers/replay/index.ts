@@ -178,6 +178,7 @@ export const REPLAY_DEFAULT_LATENCY = { timeToFirstTokenMs: 500, outputTokensPer
 
 export class ReplayProvider implements ModelProvider {
   readonly name = 'replay';
+  readonly bills = false;
   private readonly byId: ReadonlyMap<string, OutcomeRow>;
   private readonly latency: { timeToFirstTokenMs: number; outputTokensPerSecond: number };
   private readonly latencyScale: number;

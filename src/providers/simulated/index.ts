@@ -65,6 +65,7 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 export class SimulatedProvider implements ModelProvider {
   readonly name = 'simulated';
+  readonly bills = false;
   private readonly latencyScale: number;
   private readonly failures: SimulatedProviderOptions['failures'];
 

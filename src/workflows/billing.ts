@@ -1,0 +1,26 @@
+import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
+import type { PaidCallHeartbeat } from '../activities/billing';
+import type { PossiblyBilled } from '../domain/results';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/**
+ * The calls a failed paid activity may have been billed for: what its last attempt reported in the failure's
+ * details, or, when it timed out (a dead worker, an outage), every attempt up to the last one that heartbeated.
+ */
+export function possiblyBilledOf(err: ActivityFailure): PossiblyBilled | undefined {
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure) {
+    const entry = (cause.details ?? []).find((d): d is { possiblyBilled: PossiblyBilled } => isRecord(d) && isRecord(d.possiblyBilled));
+    return entry?.possiblyBilled;
+  }
+  if (cause instanceof TimeoutFailure && isRecord(cause.lastHeartbeatDetails)) {
+    const { attempt, perCallUsd } = cause.lastHeartbeatDetails as Partial<PaidCallHeartbeat>;
+    if (typeof attempt === 'number' && attempt > 0 && typeof perCallUsd === 'number' && perCallUsd > 0) {
+      return { calls: attempt, usd: attempt * perCallUsd, estimate: true };
+    }
+  }
+  return undefined;
+}
