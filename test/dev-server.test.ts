@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,7 +10,9 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ActivityDeps } from '../src/activities';
 import { DecisionLogStore } from '../src/analytics/decisionLogStore';
 import { RouterClient, routeWorkflowId } from '../src/client';
-import type { RouteRequestInput } from '../src/domain/request';
+import { INLINE_CONTENT_LIMIT, MAX_CONTENT_CHARS, type RouteRequestInput } from '../src/domain/request';
+import { FileContentStore } from '../src/claimCheck/contentStore';
+import { defaultPolicies } from './helpers/catalog';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy } from '../src/workflows/searchAttributes';
 import { HARD_MARKER, judgedModels, loopbackDeps } from './helpers/loopbackRouter';
@@ -189,5 +192,63 @@ describe('routeRequest on the Temporal dev server', () => {
     // A retried recordDecision activity writes the same log again; the store must not count it twice.
     store.record(log);
     assert.equal(store.count(), 2);
+  });
+
+  it('a 10 MB prompt completes through the claim-check: stored once, a history under 1 MB, the prompt hashed at rest', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'router-claim-check-'));
+    tempDirs.push(dir);
+    const store = new DecisionLogStore(join(dir, 'decisions.sqlite'));
+    stores.push(store);
+    const contentStore = new FileContentStore(join(dir, 'content'));
+    const marker = 'needle-in-a-large-prompt';
+    const prompt = `Summarise this log. ${marker}\n${'2026-12-02 INFO parcel QS-1182 scanned at depot 7\n'.repeat(200_000)}`;
+    assert.ok(prompt.length > 10_000_000);
+    const taskQueue = 'claim-check';
+    const worker = await createRouterWorker({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflows: { bundle: await workflowBundle() },
+      deps: loopbackDeps(server.baseUrl, { decisionLog: store, contentStore }),
+    });
+    const router = new RouterClient({ client: env.client, taskQueue, contentStore });
+    const log = await worker.runUntil(router.route({ requestId: 'claim-check-10mb', prompt, taskType: 'summarization' }));
+
+    assert.match(log.answer, /^answer from /);
+    const called = server.calls.filter((c) => c.messages.some((m) => m.content.includes(marker)));
+    assert.ok(called.some((c) => c.messages.at(-1)!.content === prompt), 'the model received the whole prompt');
+    const history = JSON.stringify((await env.client.workflow.getHandle(routeWorkflowId('claim-check-10mb')).fetchHistory()).events);
+    assert.ok(history.length < 1_000_000, `history is ${history.length} characters`);
+    assert.ok(!history.includes(marker), 'the prompt is not in the history');
+    assert.equal(readdirSync(join(dir, 'content')).length, 1, 'stored once');
+    const row = store.get('claim-check-10mb');
+    assert.deepEqual(row?.prompt, { storage: 'hashed', sha256: createHash('sha256').update(prompt).digest('hex') });
+  });
+
+  it('refuses a request over the documented limit, and a large one without a content store, naming the field', async () => {
+    const router = new RouterClient({ client: env.client, taskQueue: 'never-polled' });
+    await assert.rejects(router.startRoute({ requestId: 'too-big', prompt: 'x'.repeat(MAX_CONTENT_CHARS + 1) }), /prompt: .*at most 16777216 characters/);
+    await assert.rejects(router.startRoute({ requestId: 'no-store', prompt: 'x'.repeat(INLINE_CONTENT_LIMIT + 1) }), /prompt: .*need a content store/);
+    for (const id of ['too-big', 'no-store']) {
+      await assert.rejects(env.client.workflow.getHandle(routeWorkflowId(id)).describe(), /not found/i, `${id} was not started`);
+    }
+  });
+
+  it('keeps prompts at rest as the policy says: plain text, or nothing', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'router-store-prompts-'));
+    tempDirs.push(dir);
+    const store = new DecisionLogStore(join(dir, 'decisions.sqlite'));
+    stores.push(store);
+    const policies = new Map([...defaultPolicies({ id: 'default-plain', storePrompts: 'plain' }), ...defaultPolicies({ id: 'default-none', storePrompts: 'none' })]);
+    const prompt = 'Classify: "where is my parcel"';
+    await withWorker(
+      'store-prompts',
+      async (router) => {
+        await router.route({ requestId: 'prompt-plain', prompt, taskType: 'classification', policyId: 'default-plain' });
+        await router.route({ requestId: 'prompt-none', prompt, taskType: 'classification', policyId: 'default-none' });
+      },
+      { decisionLog: store, policies },
+    );
+    assert.deepEqual(store.get('prompt-plain')?.prompt, { storage: 'plain', text: prompt });
+    assert.equal(store.get('prompt-none')?.prompt, undefined);
   });
 });

@@ -18,6 +18,8 @@ import type { RoutingStrategy, StrategyEnv } from '../routing/strategies/types';
 import { BanditStateCache, createBanditActivities, type TemporalAccess } from './bandit';
 import { idempotencyKey, possiblyBilledAttempts, withHeartbeat } from './billing';
 import { fileStrategyEnv } from './fileCache';
+import { ContentMissingError, sha256Hex, type ContentStore } from '../claimCheck/contentStore';
+import { checkOut } from '../claimCheck/request';
 
 
 export interface ActivityDeps {
@@ -33,6 +35,8 @@ export interface ActivityDeps {
   strategyEnv?: StrategyEnv;
   /** The Temporal service, for strategies whose state lives in a workflow (the bandit); without it they start fresh. */
   temporal?: TemporalAccess;
+  /** Where claim-checked prompts are (src/claimCheck); the client that started the request must share it. */
+  contentStore?: ContentStore;
 }
 
 /** Well inside the workflows' heartbeat timeout, so one late beat does not fail a live call. */
@@ -93,14 +97,25 @@ export function createActivities(deps: ActivityDeps) {
     return spec;
   }
 
-  /** Re-validates at the activity edge: histories outlive deployments and may carry older shapes. */
-  function validRequest(request: unknown): RouteRequest {
+  /**
+   * Re-validates at the activity edge (histories outlive deployments and may carry older shapes), and puts a
+   * claim-checked prompt back in place.
+   */
+  async function validRequest(request: unknown): Promise<RouteRequest> {
     try {
-      return parseOrThrow(RouteRequestSchema, request, 'RouteRequest');
+      return await checkOut(parseOrThrow(RouteRequestSchema, request, 'RouteRequest'), deps.contentStore);
     } catch (err) {
       if (err instanceof ValidationError) throw ApplicationFailure.nonRetryable(err.message, FailureType.ValidationError);
+      if (err instanceof ContentMissingError) throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidRequest);
       throw err;
     }
+  }
+
+  /** The decision-log row as the policy keeps prompts at rest. */
+  function withStoredPrompt(log: DecisionLog, request: RouteRequest): DecisionLog {
+    const storage = deps.policies.get(log.policyId)?.storePrompts ?? 'hashed';
+    if (storage === 'none') return log;
+    return { ...log, prompt: storage === 'plain' ? { storage, text: request.prompt } : { storage, sha256: sha256Hex(request.prompt) } };
   }
 
   const env = deps.strategyEnv ?? fileStrategyEnv(ladder);
@@ -133,7 +148,7 @@ export function createActivities(deps: ActivityDeps) {
 
   return {
     async planRoute(input: RouteRequest): Promise<RoutePlan> {
-      const request = validRequest(input);
+      const request = await validRequest(input);
       const policy = deps.policies.get(request.policyId);
       if (!policy) {
         throw ApplicationFailure.nonRetryable(
@@ -149,7 +164,9 @@ export function createActivities(deps: ActivityDeps) {
       return routePlan(escalationPlan(deps.catalog.models, bounds), decision, features, policyVersion);
     },
 
-    async callModel({ request, modelId }: CallModelInput): Promise<ModelResult> {
+    async callModel(input: CallModelInput): Promise<ModelResult> {
+      const { modelId } = input;
+      const request = await validRequest(input.request);
       const model = modelSpec(modelId);
       const provider = deps.providers[model.provider];
       if (!provider) throw ApplicationFailure.nonRetryable(`no provider "${model.provider}" is configured for model "${model.id}"`, FailureType.UnknownModel);
@@ -192,7 +209,9 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    async evaluateAnswer({ request, result, threshold }: EvaluateInput): Promise<QualityVerdict> {
+    async evaluateAnswer(input: EvaluateInput): Promise<QualityVerdict> {
+      const { result, threshold } = input;
+      const request = await validRequest(input.request);
       const perCallUsd = deps.gate.paidCallCeilingUsd(request, result);
       try {
         const possiblyBilled = possiblyBilledAttempts(perCallUsd);
@@ -211,8 +230,9 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    async recordDecision(log: DecisionLog): Promise<void> {
-      await deps.decisionLog?.record(log);
+    /** `request` is absent in histories written before prompts were kept at rest. */
+    async recordDecision(log: DecisionLog, request?: RouteRequest): Promise<void> {
+      await deps.decisionLog?.record(request ? withStoredPrompt(log, await validRequest(request)) : log);
     },
 
     ...createBanditActivities({ temporal: deps.temporal, policies: deps.policies, ladder }),

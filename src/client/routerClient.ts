@@ -3,6 +3,8 @@ import { RouteRequestSchema, type RouteRequest, type RouteRequestInput } from '.
 import type { DecisionLog } from '../domain/results';
 import { parseOrThrow } from '../domain/validation';
 import { TASK_QUEUE } from '../domain/taskQueue';
+import type { ContentStore } from '../claimCheck/contentStore';
+import { checkIn } from '../claimCheck/request';
 import { banditWorkflowId, feedbackWorkflowId, routeWorkflowId } from '../domain/workflowIds';
 import { ValidationError } from '../domain/validation';
 import type { AdminChange, BanditSummary } from '../routing/strategies/bandit/types';
@@ -19,16 +21,20 @@ export function validateRouteRequest(input: unknown): RouteRequest {
 export interface RouterClientOptions {
   client: Client;
   taskQueue?: string;
+  /** Where prompts too large for the history go (shared with the workers); without one they are refused. */
+  contentStore?: ContentStore;
 }
 
 /** The backend's entry point: one durable routing workflow per requestId. */
 export class RouterClient {
   private readonly client: Client;
   private readonly taskQueue: string;
+  private readonly contentStore: ContentStore | undefined;
 
   constructor(options: RouterClientOptions) {
     this.client = options.client;
     this.taskQueue = options.taskQueue ?? TASK_QUEUE;
+    this.contentStore = options.contentStore;
   }
 
   /**
@@ -36,7 +42,8 @@ export class RouterClient {
    * it, so a retried request never pays for a second model call.
    */
   async startRoute(input: RouteRequestInput): Promise<WorkflowHandle<typeof routeRequest>> {
-    const request = validateRouteRequest(input);
+    const validated = validateRouteRequest(input);
+    const request = await checkIn(validated, this.contentStore);
     const workflowId = routeWorkflowId(request.requestId);
     try {
       return await this.client.workflow.start<typeof routeRequest>('routeRequest', {

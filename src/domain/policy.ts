@@ -38,6 +38,8 @@ export const policyBaseShape = {
   version: z.string().min(1),
   gate: z.object({ threshold: z.number().min(0).max(1) }).strict(),
   maxEscalations: z.number().int().min(0).max(5),
+  /** Prompts at rest in the decision log: the text, its SHA-256 (find repeats without reading them), or nothing. */
+  storePrompts: z.enum(['plain', 'hashed', 'none']).default('hashed'),
 };
 export const PolicyBaseSchema = z.object(policyBaseShape).strict();
 export type PolicyBase = z.infer<typeof PolicyBaseSchema>;

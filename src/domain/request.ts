@@ -49,10 +49,18 @@ export const OutputSchemaSchema = z
   });
 export type OutputSchema = z.infer<typeof OutputSchemaSchema>;
 
+/**
+ * Size limits. Temporal refuses a payload over 2 MB and every activity input carries the request, so prompt and
+ * history travel inline only up to INLINE_CONTENT_LIMIT characters; above it, a claim-check carries them (stored
+ * once by content hash, the history holds the reference), up to MAX_CONTENT_CHARS in all.
+ */
+export const INLINE_CONTENT_LIMIT = 64 * 1024;
+export const MAX_CONTENT_CHARS = 16 * 1024 * 1024;
+
 export const HistoryTurnSchema = z
   .object({
     role: z.enum(['user', 'assistant', 'system']),
-    content: z.string().max(200_000, 'must be at most 200000 characters'),
+    content: z.string().max(MAX_CONTENT_CHARS, `must be at most ${MAX_CONTENT_CHARS} characters`),
   })
   .strict();
 export type HistoryTurn = z.infer<typeof HistoryTurnSchema>;
@@ -66,13 +74,24 @@ export const idString = z
 /** The tenant a request is billed to and logged under; one definition for requests, logs and (later) the gateway. */
 export const TenantIdSchema = idString.default('default');
 
+/** Where a claim-checked request's prompt and history are: the content store's key, and their size. */
+export const ContentRefSchema = z
+  .object({
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 hex digest'),
+    chars: z.number().int().positive(),
+  })
+  .strict();
+export type ContentRef = z.infer<typeof ContentRefSchema>;
+
+/** Characters of prompt and history together: what the size limits count. */
+export function contentChars(request: { prompt: string; history?: readonly { content: string }[] }): number {
+  return request.prompt.length + (request.history ?? []).reduce((n, t) => n + t.content.length, 0);
+}
+
 export const RouteRequestSchema = z
   .object({
     requestId: idString,
-    prompt: z
-      .string()
-      .max(400_000, 'must be at most 400000 characters')
-      .refine((s) => s.trim().length > 0, { message: 'must not be empty or only whitespace' }),
+    prompt: z.string().max(MAX_CONTENT_CHARS, `must be at most ${MAX_CONTENT_CHARS} characters`),
     history: z.array(HistoryTurnSchema).max(200, 'must have at most 200 turns').default([]),
     taskType: TaskTypeSchema.default('other'),
     domain: z.string().trim().toLowerCase().min(1).max(64).default('general'),
@@ -84,8 +103,23 @@ export const RouteRequestSchema = z
     tenant: TenantIdSchema,
     policyId: idString.default('default'),
     budgetUsd: z.number().positive('must be greater than 0').max(1000).optional(),
+    /** Set by the client when the prompt and history went to the content store; prompt is then empty. */
+    contentRef: ContentRefSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((request, ctx) => {
+    if (request.contentRef) {
+      if (request.prompt !== '' || request.history.length > 0) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['contentRef'], message: 'a claim-checked request carries no prompt or history of its own' });
+      }
+      return;
+    }
+    if (request.prompt.trim().length === 0) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['prompt'], message: 'must not be empty or only whitespace' });
+    const chars = contentChars(request);
+    if (chars > MAX_CONTENT_CHARS) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['prompt'], message: `prompt and history together must be at most ${MAX_CONTENT_CHARS} characters, got ${chars}` });
+    }
+  });
 
 /** What callers send (defaults not yet applied). */
 export type RouteRequestInput = z.input<typeof RouteRequestSchema>;

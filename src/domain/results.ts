@@ -134,6 +134,13 @@ export const DecisionLogSchema = z.object({
   /** The first choice's propensity (decision.propensity; 1 for deterministic strategies and older logs). */
   propensity: z.number().gt(0).max(1).default(1),
   answer: z.string(),
+  /** The prompt as the policy's storePrompts keeps it; absent for "none" and in the workflow's own result. */
+  prompt: z
+    .discriminatedUnion('storage', [
+      z.object({ storage: z.literal('plain'), text: z.string() }),
+      z.object({ storage: z.literal('hashed'), sha256: z.string() }),
+    ])
+    .optional(),
   /** "simulated" or "replayed" when any answer did not come from a live model. */
   origin: z.enum([...ANSWER_ORIGINS, 'mixed']),
 });

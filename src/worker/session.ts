@@ -58,7 +58,7 @@ export async function openSession(options: SessionOptions = {}): Promise<RouterS
 
   const worker = await createRouterWorker({ connection: nativeConnection, client, deps: wiring.deps, workflows: workflowCode() });
   return {
-    router: new RouterClient({ client }),
+    router: new RouterClient({ client, contentStore: wiring.contentStore }),
     client,
     nativeConnection,
     worker,

@@ -11,14 +11,18 @@ import { SimulatedProvider } from '../providers/simulated';
 import type { ModelProvider } from '../providers/types';
 import { PROJECT_ROOT } from '../servers/binaries';
 import type { RouterConfig } from './config';
+import { FileContentStore } from '../claimCheck/contentStore';
 
 export const DEFAULT_DECISION_LOG = join(PROJECT_ROOT, '.model-router', 'decision-log.db');
+export const DEFAULT_CONTENT_DIR = join(PROJECT_ROOT, '.model-router', 'content');
 
 export interface Wiring {
   deps: ActivityDeps;
   /** For reading the decision log (reports, the demo); activities write through a writer thread instead. */
   store: DecisionLogStore;
   simulated: SimulatedProvider;
+  /** Claim-checked prompts: clients that start requests for these workers must share it. */
+  contentStore: FileContentStore;
   /** Waits for pending decision-log writes, then closes the store. */
   close(): Promise<void>;
 }
@@ -29,7 +33,8 @@ export interface Wiring {
  * - OPENAI_BASE_URL / OPENAI_API_KEY add the OpenAI-compatible HTTP provider ("openai");
  * - MODEL_ROUTER_REPLAY_FILES (comma-separated outcome files) adds the replay provider ("replay");
  * - MODEL_ROUTER_JUDGE_MODEL (a catalog id) grades live answers with an LLM judge;
- * - MODEL_ROUTER_DECISION_LOG is the SQLite file of decision logs.
+ * - MODEL_ROUTER_DECISION_LOG is the SQLite file of decision logs;
+ * - MODEL_ROUTER_CONTENT_DIR is the content store of claim-checked prompts (shared with the clients).
  */
 export function wireActivityDeps(config: RouterConfig, env: NodeJS.ProcessEnv = process.env, overrides: { decisionLogPath?: string } = {}): Wiring {
   const simulated = new SimulatedProvider(env.MODEL_ROUTER_SIM_LATENCY_SCALE ? { latencyScale: Number(env.MODEL_ROUTER_SIM_LATENCY_SCALE) } : {});
@@ -56,6 +61,7 @@ export function wireActivityDeps(config: RouterConfig, env: NodeJS.ProcessEnv = 
   const decisionLogPath = overrides.decisionLogPath ?? env.MODEL_ROUTER_DECISION_LOG ?? DEFAULT_DECISION_LOG;
   const store = new DecisionLogStore(decisionLogPath);
   const writer = new DecisionLogWriter(decisionLogPath);
+  const contentStore = new FileContentStore(env.MODEL_ROUTER_CONTENT_DIR || DEFAULT_CONTENT_DIR);
   return {
     deps: {
       catalog: config.catalog,
@@ -63,10 +69,12 @@ export function wireActivityDeps(config: RouterConfig, env: NodeJS.ProcessEnv = 
       providers,
       gate: new QualityGate({ validators: defaultValidators(), scorer: new ScorerByOrigin(judge) }),
       decisionLog: writer,
+      contentStore,
       strategyEnv: config.strategyEnv,
     },
     store,
     simulated,
+    contentStore,
     async close() {
       await writer.close();
       store.close();

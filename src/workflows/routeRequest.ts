@@ -113,7 +113,7 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
     timestamp: new Date().toISOString(),
   });
   try {
-    await recordDecision(log);
+    await recordDecision(log, request);
   } catch (err) {
     // The decision log is still the workflow's result, kept in Temporal's history; the row can be written later.
     if (!(err instanceof ActivityFailure)) throw err;
