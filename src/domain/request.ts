@@ -91,7 +91,11 @@ export function contentChars(request: { prompt: string; history?: readonly { con
 export const RouteRequestSchema = z
   .object({
     requestId: idString,
-    prompt: z.string().max(MAX_CONTENT_CHARS, `must be at most ${MAX_CONTENT_CHARS} characters`),
+    // Empty only when claim-checked (checked below, with contentRef); whitespace alone is never a prompt.
+    prompt: z
+      .string()
+      .max(MAX_CONTENT_CHARS, `must be at most ${MAX_CONTENT_CHARS} characters`)
+      .refine((s) => s === '' || s.trim().length > 0, { message: 'must not be empty or only whitespace' }),
     history: z.array(HistoryTurnSchema).max(200, 'must have at most 200 turns').default([]),
     taskType: TaskTypeSchema.default('other'),
     domain: z.string().trim().toLowerCase().min(1).max(64).default('general'),
@@ -114,7 +118,7 @@ export const RouteRequestSchema = z
       }
       return;
     }
-    if (request.prompt.trim().length === 0) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['prompt'], message: 'must not be empty or only whitespace' });
+    if (request.prompt === '') ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['prompt'], message: 'must not be empty or only whitespace' });
     const chars = contentChars(request);
     if (chars > MAX_CONTENT_CHARS) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['prompt'], message: `prompt and history together must be at most ${MAX_CONTENT_CHARS} characters, got ${chars}` });
