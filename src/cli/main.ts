@@ -10,6 +10,7 @@ import { runDemo } from './demo';
 import { existsSync, writeFileSync } from 'node:fs';
 import { FileCache } from '../activities/fileCache';
 import { benchBandit } from '../analytics/bench/bandit';
+import { benchChaos } from '../analytics/bench/chaos';
 import { DecisionLogStore } from '../analytics/decisionLogStore';
 import { loadBanditPolicy, loadRulesPolicy } from '../analytics/offline/dataset';
 import { renderEval, runEval } from '../analytics/offline/evalRun';
@@ -21,6 +22,7 @@ import { escalationLadder } from '../routing/ladder';
 import { loadRouterConfig } from '../worker/config';
 import { progressBar } from './progress';
 import { openSession } from '../worker/session';
+import { installQuietRuntime } from '../worker/runtime';
 import { untilInterrupted } from './signals';
 
 const USAGE = `model-router — a durable, cost-aware LLM model router on Temporal
@@ -52,6 +54,9 @@ Commands:
                                     Inverse-propensity estimate of another policy on logged traffic.
   bench bandit [--outcomes 10000] [--duplicates 0.1] [--concurrency 256] [--address HOST:PORT] [--json]
                                     Outcomes into one banditState (duplicates, a worker restart): rate and exactness.
+  bench chaos [--trials 100] [--concurrency 4] [--seed 1] [--json]
+                                    Requests through the production worker and a fake counting provider, with kill -9,
+                                    server restarts and SIGTERM deploys: completed once, cost once, repeats recorded.
 
 Environment: OPENAI_BASE_URL, OPENAI_API_KEY, MODEL_ROUTER_PROVIDER, MODEL_ROUTER_CATALOG, MODEL_ROUTER_POLICIES,
 MODEL_ROUTER_JUDGE_MODEL, MODEL_ROUTER_REPLAY_FILES, MODEL_ROUTER_DECISION_LOG (see README).`;
@@ -260,9 +265,34 @@ function evaluateOnline(values: { strategy?: string; online?: boolean; seeds?: s
   console.log(values.json ? JSON.stringify(output, null, 2) : renderOnline(output));
 }
 
+async function chaos(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { trials: { type: 'string' }, concurrency: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  const options = {
+    trials: intOption(values.trials, 'trials') ?? 100,
+    concurrency: intOption(values.concurrency, 'concurrency') ?? 4,
+    seed: intOption(values.seed, 'seed') ?? 1,
+    catalog: loadRouterConfig().catalog,
+  };
+  if (options.trials < 1) throw new ValidationError('command line', [{ path: '--trials', message: `must be at least 1, got ${options.trials}` }]);
+  if (options.concurrency < 1) throw new ValidationError('command line', [{ path: '--concurrency', message: `must be at least 1, got ${options.concurrency}` }]);
+  installQuietRuntime();
+  const result = await benchChaos(options, values.json ? undefined : (line) => console.error(line));
+  if (values.json) return console.log(JSON.stringify(result));
+  const all = (n: number) => `${n}/${result.trials}${n === result.trials ? '' : '  <-- NOT ALL'}`;
+  console.log(`${result.trials} requests through the production worker, faults: ${JSON.stringify(result.faults)}`);
+  console.log(`completed once:            ${all(result.completedOnce)}`);
+  console.log(`decision-log rows each:    ${result.rowsPerRequest}`);
+  console.log(`cost counted once:         ${all(result.costCountedOnce)}`);
+  console.log(`upstream calls:            ${result.upstreamCalls}, of which repeated: ${result.repeatedCalls}`);
+  console.log(`repeated calls recorded:   ${result.repeatedCallsRecorded}/${result.repeatedCalls} (possibly billed, as recorded: ${result.possiblyBilledCalls})`);
+  console.log(`killed call retried after: median ${(result.callResumedMs.median / 1000).toFixed(1)} s, max ${(result.callResumedMs.max / 1000).toFixed(1)} s (heartbeat timeout 5 s)`);
+  console.log(`recovery after a fault:    median ${(result.recoveryMs.median / 1000).toFixed(1)} s, max ${(result.recoveryMs.max / 1000).toFixed(1)} s`);
+}
+
 async function bench(args: string[]): Promise<void> {
   const [what, ...rest] = args;
-  if (what !== 'bandit') throw new ValidationError('command line', [{ path: 'bench', message: `must be followed by bandit, got ${what === undefined ? 'nothing' : `"${what}"`}` }]);
+  if (what === 'chaos') return chaos(rest);
+  if (what !== 'bandit') throw new ValidationError('command line', [{ path: 'bench', message: `must be followed by bandit or chaos, got ${what === undefined ? 'nothing' : `"${what}"`}` }]);
   const { values } = parseArgs({
     args: rest,
     options: { outcomes: { type: 'string' }, duplicates: { type: 'string' }, concurrency: { type: 'string' }, 'continue-as-new-at': { type: 'string' }, address: { type: 'string' }, json: { type: 'boolean', default: false } },
