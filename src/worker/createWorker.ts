@@ -1,6 +1,8 @@
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { dataConverterFromEnv } from '../codec';
 import { TASK_QUEUE } from '../domain/taskQueue';
 
 export interface RouterWorkerOptions {
@@ -13,6 +15,8 @@ export interface RouterWorkerOptions {
   /** A prebuilt bundle (production), or the workflows' source path to bundle now (tests, dev). */
   workflows: { bundlePath: string } | { workflowsPath: string } | { bundle: WorkerOptions['workflowBundle'] };
   maxConcurrentActivityTaskExecutions?: number;
+  /** Must match the clients' (payload encryption); from the environment when left out. */
+  dataConverter?: DataConverter;
 }
 
 export async function createRouterWorker(options: RouterWorkerOptions): Promise<Worker> {
@@ -30,5 +34,6 @@ export async function createRouterWorker(options: RouterWorkerOptions): Promise<
         ? { workflowsPath: workflows.workflowsPath }
         : { workflowBundle: workflows.bundle }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
+    dataConverter: options.dataConverter ?? dataConverterFromEnv(),
   });
 }
