@@ -86,7 +86,7 @@ describe('codec keys from the environment', () => {
   };
 
   it('configures no codec when no key is set (plain payloads)', () => {
-    assert.equal(dataConverterFromEnv({}), undefined);
+    assert.deepEqual(dataConverterFromEnv({}).payloadCodecs ?? [], []);
   });
 
   it('takes the first MODEL_ROUTER_CODEC_KEYS entry as the current key', () => {
@@ -153,7 +153,7 @@ const toJsonPayload = (p: Payload) => ({
 describe('encrypted routing on a real dev server, its codec server and the Web UI', () => {
   const KEY_ID = 'k-2025';
   const keysEnv = { MODEL_ROUTER_CODEC_KEYS: `${KEY_ID}:${newKey()},k-2024:${newKey()}` };
-  const dataConverter = dataConverterFromEnv(keysEnv)!;
+  const dataConverter = dataConverterFromEnv(keysEnv);
   const SECRET = 'the parcel for Ada Lovelace goes to 12 Secret Lane, NW1 6XE';
   let openai: OpenAIServer;
   let plainUi: LocalServer; // its Web UI has no codec endpoint
@@ -182,9 +182,9 @@ describe('encrypted routing on a real dev server, its codec server and the Web U
     await Promise.all([plainUi?.teardown(), decodingUi?.teardown(), codec?.close(), openai?.close()]);
   });
 
-  /** Routes one request through a real worker; both sides use `converter` (undefined: plain payloads). */
-  async function route(server: LocalServer, requestId: string, prompt: string, converter: DataConverter | undefined): Promise<DecisionLog> {
-    const client = new Client({ connection: server.client.connection, dataConverter: converter ?? {} });
+  /** Routes one request through a real worker, with `converter` on both sides. */
+  async function route(server: LocalServer, requestId: string, prompt: string, converter: DataConverter): Promise<DecisionLog> {
+    const client = new Client({ connection: server.client.connection, dataConverter: converter });
     const taskQueue = `codec-${requestId}`;
     const worker = await createRouterWorker({
       connection: server.nativeConnection,
@@ -192,13 +192,13 @@ describe('encrypted routing on a real dev server, its codec server and the Web U
       taskQueue,
       workflows: { bundle: await workflowBundle() },
       deps: loopbackDeps(openai.baseUrl),
-      dataConverter: converter ?? {},
+      dataConverter: converter,
     });
     return worker.runUntil(new RouterClient({ client, taskQueue }).route({ requestId, prompt, taskType: 'classification' }));
   }
 
   it('keeps prompts and answers out of history; only a client with the key reads the result', { timeout: 60_000 }, async () => {
-    const control = await route(plainUi, 'codec-plain', `Classify: ${SECRET}`, undefined);
+    const control = await route(plainUi, 'codec-plain', `Classify: ${SECRET}`, dataConverterFromEnv({}));
     assert.ok(historyBytes(await plainUi.client.workflow.getHandle(control.workflowId).fetchHistory()).includes(SECRET), 'control: a plain run has the prompt in its history');
 
     const log = encrypted;

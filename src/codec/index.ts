@@ -6,11 +6,11 @@ export { EncryptionCodec, ENCRYPTED_ENCODING, METADATA_KEY_ID } from './encrypti
 export { codecKeysFromEnv, type CodecKeys } from './keys';
 
 /**
- * What every router Client and Worker uses: the encryption codec when keys are configured, else undefined (plain
- * payloads). Client and worker must agree, so they all read it from here. The codec runs outside the workflow
- * sandbox (payload codecs are never bundled), so node:crypto stays out of the workflow bundle.
+ * What every router Client and Worker uses: the encryption codec when keys are configured, else the SDK's defaults
+ * (plain payloads). Client and worker must agree, so they all read it from here. The codec runs outside the
+ * workflow sandbox (payload codecs are never bundled), so node:crypto stays out of the workflow bundle.
  */
-export function dataConverterFromEnv(env: NodeJS.ProcessEnv = process.env): DataConverter | undefined {
+export function dataConverterFromEnv(env: NodeJS.ProcessEnv = process.env): DataConverter {
   const keys = codecKeysFromEnv(env);
-  return keys ? { payloadCodecs: [new EncryptionCodec(keys)] } : undefined;
+  return keys ? { payloadCodecs: [new EncryptionCodec(keys)] } : {};
 }
