@@ -25,8 +25,6 @@ export interface CodecServerOptions {
   codec: PayloadCodec;
   /** A free port when left out. */
   port?: number;
-  /** Loopback unless told otherwise: whoever reaches this server can decrypt every payload. */
-  host?: string;
   /** Web UI origins allowed to call from the browser, e.g. http://localhost:8233. */
   uiOrigins: string[];
 }
@@ -96,13 +94,13 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    // Loopback only: whoever reaches this server can decrypt every payload. The browser that runs the UI is local.
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('the codec server has no TCP address');
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `http://127.0.0.1:${address.port}`,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
