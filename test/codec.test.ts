@@ -165,16 +165,19 @@ describe('encrypted routing on a real dev server, its codec server and the Web U
 
   before(async () => {
     installQuietRuntime();
-    const [plainPort, decodingPort] = [await freePort(), await freePort()];
-    uiOrigins = [`http://localhost:${plainPort}`, `http://localhost:${decodingPort}`];
-    codec = await startCodecServer({ codec: new EncryptionCodec(codecKeysFromEnv(keysEnv)!), uiOrigins });
-    [openai, plainUi, decodingUi, browser] = await Promise.all([
-      startOpenAIServer(judgedModels()),
-      startLocalServer({ uiPort: plainPort }),
-      startLocalServer({ uiPort: decodingPort, codecEndpoint: codec.url }),
-      launchBrowser(),
+    // Each resource is kept as soon as it is up, so after() stops it even when another one failed to start.
+    const started = await Promise.allSettled([
+      startOpenAIServer(judgedModels()).then((s) => (openai = s)),
+      freePort().then((uiPort) => startLocalServer({ uiPort }).then((s) => (plainUi = s))),
+      launchBrowser().then((b) => (browser = b)),
       workflowBundle(),
     ]);
+    for (const result of started) if (result.status === 'rejected') throw result.reason;
+    // The second UI's port is picked only now, so the first server's randomly chosen ports cannot take it.
+    const decodingPort = await freePort();
+    uiOrigins = [plainUi.uiUrl!, `http://localhost:${decodingPort}`];
+    codec = await startCodecServer({ codec: new EncryptionCodec(codecKeysFromEnv(keysEnv)!), uiOrigins });
+    decodingUi = await startLocalServer({ uiPort: decodingPort, codecEndpoint: codec.url });
     encrypted = await route(plainUi, 'codec-encrypted', `Classify: ${SECRET}`, dataConverter);
   });
   after(async () => {
