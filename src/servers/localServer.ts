@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { SearchAttributeType } from '@temporalio/common';
+import { SearchAttributeType, type DataConverter } from '@temporalio/common';
+import { dataConverterFromEnv } from '../codec';
 import { ROUTER_SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { temporalCliPath } from './binaries';
 
@@ -17,6 +18,10 @@ export interface LocalServerOptions {
   dbFilename?: string;
   /** Where the server's own output goes (it must not mix with the CLI's stdout, e.g. `--json`). */
   logFile?: string;
+  /** The returned client's payload encryption; from the environment when left out. */
+  dataConverter?: DataConverter;
+  /** A codec server the Web UI sends payloads to for decoding (`model-router codec-server`). */
+  codecEndpoint?: string;
 }
 
 export interface LocalServer {
@@ -72,6 +77,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     mkdirSync(dirname(options.dbFilename), { recursive: true });
     args.push('--db-filename', options.dbFilename);
   }
+  if (options.codecEndpoint) args.push('--ui-codec-endpoint', options.codecEndpoint);
   for (const key of ROUTER_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${CLI_TYPE_NAMES[key.type]}`);
 
   let logFd: number | 'ignore' = 'ignore';
@@ -95,7 +101,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   return {
     address,
     ...(options.uiPort !== undefined ? { uiUrl: `http://localhost:${options.uiPort}` } : {}),
-    client: new Client({ connection }),
+    client: new Client({ connection, dataConverter: options.dataConverter ?? dataConverterFromEnv() }),
     nativeConnection,
     async teardown() {
       await nativeConnection.close();

@@ -1,6 +1,8 @@
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { dataConverterFromEnv } from '../codec';
 import { TASK_QUEUE } from '../domain/taskQueue';
 
 export interface RouterWorkerOptions {
@@ -15,6 +17,8 @@ export interface RouterWorkerOptions {
   maxConcurrentActivityTaskExecutions?: number;
   /** How long a stopping worker (SIGTERM, shutdown()) lets running activities finish before cancelling them. */
   shutdownGraceTime?: number;
+  /** Must match the clients' (payload encryption); from the environment when left out. */
+  dataConverter?: DataConverter;
 }
 
 /**
@@ -39,5 +43,6 @@ export async function createRouterWorker(options: RouterWorkerOptions): Promise<
         : { workflowBundle: workflows.bundle }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     shutdownGraceTime: options.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    dataConverter: options.dataConverter ?? dataConverterFromEnv(),
   });
 }

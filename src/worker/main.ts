@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
+import { dataConverterFromEnv } from '../codec';
 import { TASK_QUEUE } from '../domain/taskQueue';
 import { WORKFLOW_BUNDLE_PATH } from './bundle';
 import { loadRouterConfig } from './config';
@@ -26,12 +27,14 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   const wiring = wireActivityDeps(config, env);
   const address = env.TEMPORAL_ADDRESS ?? 'localhost:7233';
   const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
+  const dataConverter = dataConverterFromEnv(env);
   const connection = await NativeConnection.connect({ address });
   const clientConnection = await Connection.connect({ address });
   try {
     const worker = await createRouterWorker({
       connection,
-      client: new Client({ connection: clientConnection, namespace }),
+      client: new Client({ connection: clientConnection, namespace, dataConverter }),
+      dataConverter,
       namespace,
       taskQueue: env.MODEL_ROUTER_TASK_QUEUE ?? TASK_QUEUE,
       deps: wiring.deps,

@@ -3,6 +3,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { installQuietRuntime } from './runtime';
 import { join } from 'node:path';
 import { RouterClient } from '../client';
+import { dataConverterFromEnv } from '../codec';
 import { PROJECT_ROOT } from '../servers/binaries';
 import { startLocalServer, type LocalServerOptions } from '../servers/localServer';
 import { loadRouterConfig } from './config';
@@ -34,6 +35,7 @@ export async function openSession(options: SessionOptions = {}): Promise<RouterS
   const env = options.env ?? process.env;
   installQuietRuntime();
   const config = loadRouterConfig(env);
+  const dataConverter = dataConverterFromEnv(env);
   const wiring = wireActivityDeps(config, env, options.decisionLogPath ? { decisionLogPath: options.decisionLogPath } : {});
 
   let client: Client;
@@ -44,19 +46,19 @@ export async function openSession(options: SessionOptions = {}): Promise<RouterS
   if (options.address) {
     address = options.address;
     const connection = await Connection.connect({ address });
-    client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE ?? 'default' });
+    client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE ?? 'default', dataConverter });
     nativeConnection = await NativeConnection.connect({ address });
     stopServer = async () => {
       await connection.close();
       await nativeConnection.close();
     };
   } else {
-    const local = await startLocalServer({ logFile: join(PROJECT_ROOT, '.model-router', 'temporal-server.log'), ...options.embedded });
+    const local = await startLocalServer({ logFile: join(PROJECT_ROOT, '.model-router', 'temporal-server.log'), dataConverter, ...options.embedded });
     ({ client, nativeConnection, address, uiUrl } = local);
     stopServer = () => local.teardown();
   }
 
-  const worker = await createRouterWorker({ connection: nativeConnection, client, deps: wiring.deps, workflows: workflowCode() });
+  const worker = await createRouterWorker({ connection: nativeConnection, client, deps: wiring.deps, workflows: workflowCode(), dataConverter });
   return {
     router: new RouterClient({ client, contentStore: wiring.contentStore }),
     client,

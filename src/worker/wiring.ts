@@ -12,6 +12,7 @@ import type { ModelProvider } from '../providers/types';
 import { PROJECT_ROOT } from '../servers/binaries';
 import type { RouterConfig } from './config';
 import { FileContentStore } from '../claimCheck/contentStore';
+import { payloadCodecFromEnv } from '../codec';
 
 export const DEFAULT_DECISION_LOG = join(PROJECT_ROOT, '.model-router', 'decision-log.db');
 export const DEFAULT_CONTENT_DIR = join(PROJECT_ROOT, '.model-router', 'content');
@@ -61,7 +62,7 @@ export function wireActivityDeps(config: RouterConfig, env: NodeJS.ProcessEnv = 
   const decisionLogPath = overrides.decisionLogPath ?? env.MODEL_ROUTER_DECISION_LOG ?? DEFAULT_DECISION_LOG;
   const store = new DecisionLogStore(decisionLogPath);
   const writer = new DecisionLogWriter(decisionLogPath);
-  const contentStore = new FileContentStore(env.MODEL_ROUTER_CONTENT_DIR || DEFAULT_CONTENT_DIR);
+  const contentStore = new FileContentStore(env.MODEL_ROUTER_CONTENT_DIR || DEFAULT_CONTENT_DIR, payloadCodecFromEnv(env));
   return {
     deps: {
       catalog: config.catalog,

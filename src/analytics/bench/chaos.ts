@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { RouterClient } from '../../client';
 import { FileContentStore } from '../../claimCheck/contentStore';
+import { payloadCodecFromEnv } from '../../codec';
 import { priceTokens } from '../../domain/cost';
 import type { Catalog, ModelSpec } from '../../domain/catalog';
 import type { DecisionLog } from '../../domain/results';
@@ -112,7 +113,7 @@ export async function benchChaos(options: ChaosOptions, progress: (line: string)
     MODEL_ROUTER_DECISION_LOG: decisionLogPath,
     MODEL_ROUTER_CONTENT_DIR: contentDir,
   };
-  const routerFor = (s: LocalServer) => new RouterClient({ client: s.client, taskQueue: TASK_QUEUE, contentStore: new FileContentStore(contentDir) });
+  const routerFor = (s: LocalServer) => new RouterClient({ client: s.client, taskQueue: TASK_QUEUE, contentStore: new FileContentStore(contentDir, payloadCodecFromEnv()) });
   let router = routerFor(server);
   let worker = await startWorker(workerEnv);
   const results = new Map<string, DecisionLog>();
