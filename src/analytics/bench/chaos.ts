@@ -80,11 +80,9 @@ async function startWorker(env: NodeJS.ProcessEnv): Promise<WorkerProcess> {
   return { child, exited };
 }
 
-function faultOf(round: number): Fault {
-  if (round % 5 === 2) return 'kill+server-restart';
-  if (round % 4 === 1) return 'sigterm';
-  return 'kill';
-}
+/** Every kind early (so a short run has each), then three kills to each restart and deploy. */
+const FAULT_CYCLE: Fault[] = ['kill', 'kill+server-restart', 'sigterm', 'kill', 'kill'];
+const faultOf = (round: number): Fault => FAULT_CYCLE[round % FAULT_CYCLE.length]!;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
