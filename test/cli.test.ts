@@ -12,7 +12,7 @@ const ROOT = join(__dirname, '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 /** Runs the built CLI as a user would (npm test builds it first), with a bounded wait. */
-function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -21,8 +21,8 @@ function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: nu
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`model-router ${args.join(' ')} did not finish in 120 s; stderr: ${stderr}`));
-    }, 120_000);
+      reject(new Error(`model-router ${args.join(' ')} did not finish in ${timeoutMs / 1000} s; stderr: ${stderr}`));
+    }, timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
@@ -71,6 +71,19 @@ describe('model-router CLI (built, real embedded dev server)', () => {
     assert.equal(result.unbatched.exact, true);
     assert.equal(result.workerRestarts, 1);
     assert.ok(result.outcomesPerSec > 0 && result.historyLength > 0);
+  });
+
+  it('bench chaos --json: a kill -9, a server restart and a SIGTERM deploy; every request once, every repeated call recorded', { timeout: 300_000 }, async () => {
+    const { code, stdout, stderr } = await runCli(['bench', 'chaos', '--trials', '6', '--concurrency', '2', '--json'], {}, 280_000);
+    assert.equal(code, 0, stderr);
+    const r = JSON.parse(stdout) as { trials: number; completedOnce: number; rowsPerRequest: number; costCountedOnce: number; upstreamCalls: number; repeatedCalls: number; repeatedCallsRecorded: number; faults: Record<string, number> };
+    assert.deepEqual(r.faults, { kill: 1, 'kill+server-restart': 1, sigterm: 1 });
+    assert.equal(r.trials, 6);
+    assert.equal(r.completedOnce, 6);
+    assert.equal(r.rowsPerRequest, 1);
+    assert.equal(r.costCountedOnce, 6);
+    assert.ok(r.upstreamCalls >= 12, `each request called a model and its judge (${r.upstreamCalls} calls)`);
+    assert.equal(r.repeatedCallsRecorded, r.repeatedCalls);
   });
 
   it('eval --strategy bandit without --online says how it is evaluated', async () => {

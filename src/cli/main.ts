@@ -293,6 +293,8 @@ async function chaos(args: string[]): Promise<void> {
   console.log(`upstream calls:            ${result.upstreamCalls}, of which repeated: ${result.repeatedCalls}`);
   console.log(`repeated calls recorded:   ${result.repeatedCallsRecorded}/${result.repeatedCalls} (possibly billed, as recorded: ${result.possiblyBilledCalls})`);
   console.log(`killed call retried after: median ${(result.callResumedMs.median / 1000).toFixed(1)} s, max ${(result.callResumedMs.max / 1000).toFixed(1)} s (heartbeat timeout 5 s)`);
+  const lock = result.lockedDecisionLog;
+  console.log(`locked decision log:       an unrelated request's judged answer in ${lock.lockedMs} ms vs ${lock.freeMs} ms with the file free (+${lock.delayMs} ms)`);
   console.log(`recovery after a fault:    median ${(result.recoveryMs.median / 1000).toFixed(1)} s, max ${(result.recoveryMs.max / 1000).toFixed(1)} s`);
 }
 

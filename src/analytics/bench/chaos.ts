@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -47,6 +48,11 @@ export interface ChaosResult {
   callResumedMs: { median: number; max: number };
   /** From the fault to the round's last result. */
   recoveryMs: { median: number; max: number };
+  /**
+   * An unrelated request's time to a judged answer (start to its judge call) while another request's decision-log
+   * write waits on a locked file, against the same with the file free: the lock must not reach other requests.
+   */
+  lockedDecisionLog: { freeMs: number; lockedMs: number; delayMs: number };
 }
 
 const WORKER_READY = 'model-router worker polling';
@@ -84,6 +90,36 @@ async function startWorker(env: NodeJS.ProcessEnv): Promise<WorkerProcess> {
 const FAULT_CYCLE: Fault[] = ['kill', 'kill+server-restart', 'sigterm', 'kill', 'kill'];
 const faultOf = (round: number): Fault => FAULT_CYCLE[round % FAULT_CYCLE.length]!;
 
+/** Start a request and wait for its judge call: the model has answered and the gate is at work. */
+async function timeToJudge(router: RouterClient, provider: CountingProvider, requestId: string): Promise<number> {
+  const started = Date.now();
+  await router.startRoute({ requestId, prompt: 'Classify the intent of "where is my parcel"', taskType: 'classification' });
+  for (;;) {
+    const judged = provider.calls.find((c) => c.key.startsWith(`${requestId}:judge:`));
+    if (judged) return judged.at - started;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function lockedDecisionLogProbe(router: RouterClient, provider: CountingProvider, path: string, seed: number): Promise<ChaosResult['lockedDecisionLog']> {
+  provider.fixLatency(200);
+  const freeMs = await timeToJudge(router, provider, `lock-${seed}-free`);
+  const locker = new Database(path);
+  locker.exec('BEGIN EXCLUSIVE');
+  try {
+    // This request's row write now waits on the lock (in the worker's writer thread)...
+    await timeToJudge(router, provider, `lock-${seed}-blocked`);
+    await new Promise((r) => setTimeout(r, 1_500));
+    // ...while an unrelated one goes through its model call and judge.
+    const lockedMs = await timeToJudge(router, provider, `lock-${seed}-unrelated`);
+    return { freeMs, lockedMs, delayMs: Math.max(0, lockedMs - freeMs) };
+  } finally {
+    locker.exec('COMMIT');
+    locker.close();
+    for (const id of ['free', 'blocked', 'unrelated']) await router.route({ requestId: `lock-${seed}-${id}`, prompt: 'Classify the intent of "where is my parcel"', taskType: 'classification' });
+  }
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length === 0 ? 0 : sorted[Math.floor(sorted.length / 2)]!;
@@ -116,6 +152,7 @@ export async function benchChaos(options: ChaosOptions, progress: (line: string)
   let worker = await startWorker(workerEnv);
   const results = new Map<string, DecisionLog>();
   const faults: Record<Fault, number> = { kill: 0, 'kill+server-restart': 0, sigterm: 0 };
+  let lockedDecisionLog = { freeMs: 0, lockedMs: 0, delayMs: 0 };
   const recovery: number[] = [];
   const resumed: number[] = [];
   try {
@@ -157,6 +194,7 @@ export async function benchChaos(options: ChaosOptions, progress: (line: string)
       for (const log of logs) results.set(log.requestId, log);
       progress(`round ${round + 1}/${rounds}: ${fault}, ${size} requests completed in ${((Date.now() - faultAt) / 1000).toFixed(1)} s after the fault`);
     }
+    lockedDecisionLog = await lockedDecisionLogProbe(router, provider, decisionLogPath, options.seed);
   } finally {
     worker.child.kill('SIGKILL');
     await worker.exited;
@@ -200,5 +238,6 @@ export async function benchChaos(options: ChaosOptions, progress: (line: string)
     faults,
     callResumedMs: { median: median(resumed), max: Math.max(0, ...resumed) },
     recoveryMs: { median: median(recovery), max: Math.max(0, ...recovery) },
+    lockedDecisionLog,
   };
 }

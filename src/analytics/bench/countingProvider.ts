@@ -24,11 +24,14 @@ export interface CountedCall {
 export interface CountingProvider {
   baseUrl: string;
   calls: CountedCall[];
+  /** Answer every later call after exactly `ms`, so timings compare without the random latency. */
+  fixLatency(ms: number): void;
   close(): Promise<void>;
 }
 
 export async function startCountingProvider(options: { minLatencyMs: number; maxLatencyMs: number; cheapestModel: string; seed?: number }): Promise<CountingProvider> {
   const random = seededRandom(options.seed ?? 7);
+  let latency = () => options.minLatencyMs + random() * (options.maxLatencyMs - options.minLatencyMs);
   const calls: CountedCall[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -46,12 +49,11 @@ export async function startCountingProvider(options: { minLatencyMs: number; max
               : { score: 9, reason: 'fake judge: fine' },
           )
         : `fake answer from ${body.model}`;
-      const latency = options.minLatencyMs + random() * (options.maxLatencyMs - options.minLatencyMs);
       setTimeout(() => {
         if (res.destroyed) return;
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ id: 'fake', object: 'chat.completion', created: 0, model: body.model, choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }], usage: FAKE_USAGE }));
-      }, latency);
+      }, latency());
     });
   });
   server.on('connection', (s: Socket) => {
@@ -63,6 +65,9 @@ export async function startCountingProvider(options: { minLatencyMs: number; max
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     calls,
+    fixLatency(ms) {
+      latency = () => ms;
+    },
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
