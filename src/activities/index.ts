@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Catalog, ModelSpec } from '../domain/catalog';
 import { FailureType } from '../domain/failures';
+import { redactSecrets } from '../domain/redact';
 import { RouteRequestSchema, type RouteRequest } from '../domain/request';
 import type { DecisionLog, DecisionLogSink, ModelResult, QualityVerdict, RoutingDecision } from '../domain/results';
 import { parseOrThrow, ValidationError } from '../domain/validation';
@@ -45,9 +46,13 @@ export interface EvaluateInput {
   threshold: number;
 }
 
-/** Maps a provider's failure onto Temporal's retry semantics. */
+/**
+ * Maps a provider's failure onto Temporal's retry semantics. The message goes into history, the decision log and
+ * the worker log, so it is redacted here too: a provider that does not know its own secrets still cannot leak a
+ * key- or Authorization-shaped value.
+ */
 export function toActivityFailure(err: ProviderError, model: string): ApplicationFailure {
-  const message = `${model}: ${err.message}`;
+  const message = redactSecrets(`${model}: ${err.message}`);
   switch (err.kind) {
     case 'invalid-request':
       return ApplicationFailure.nonRetryable(message, FailureType.InvalidRequest, err.details);
