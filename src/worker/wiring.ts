@@ -4,6 +4,8 @@ import { DecisionLogStore } from '../analytics/decisionLogStore';
 import { ScorerByOrigin } from '../evaluators/byOrigin';
 import { QualityGate, defaultValidators } from '../evaluators/gate';
 import { LlmJudge } from '../evaluators/judge';
+import { CircuitBreakingProvider } from '../providers/breakerProvider';
+import type { CircuitBreakerOptions } from '../providers/circuitBreaker';
 import { OpenAICompatibleProvider } from '../providers/openai';
 import { ReplayProvider } from '../providers/replay';
 import { SimulatedProvider } from '../providers/simulated';
@@ -26,12 +28,20 @@ export interface Wiring {
  * - MODEL_ROUTER_REPLAY_FILES (comma-separated outcome files) adds the replay provider ("replay");
  * - MODEL_ROUTER_JUDGE_MODEL (a catalog id) grades live answers with an LLM judge;
  * - MODEL_ROUTER_DECISION_LOG is the SQLite file of decision logs.
+ * Every provider sits behind per-model circuit breakers, for the life of this worker.
  */
-export function wireActivityDeps(config: RouterConfig, env: NodeJS.ProcessEnv = process.env, overrides: { decisionLogPath?: string } = {}): Wiring {
+export function wireActivityDeps(
+  config: RouterConfig,
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: { decisionLogPath?: string; circuitBreaker?: CircuitBreakerOptions } = {},
+): Wiring {
   const simulated = new SimulatedProvider(env.MODEL_ROUTER_SIM_LATENCY_SCALE ? { latencyScale: Number(env.MODEL_ROUTER_SIM_LATENCY_SCALE) } : {});
-  const providers: Record<string, ModelProvider> = { simulated };
-  if (env.OPENAI_BASE_URL || env.OPENAI_API_KEY) providers.openai = OpenAICompatibleProvider.fromEnv(env);
-  if (env.MODEL_ROUTER_REPLAY_FILES) providers.replay = ReplayProvider.fromFiles(env.MODEL_ROUTER_REPLAY_FILES.split(',').map((p) => p.trim()));
+  const upstreams: Record<string, ModelProvider> = { simulated };
+  if (env.OPENAI_BASE_URL || env.OPENAI_API_KEY) upstreams.openai = OpenAICompatibleProvider.fromEnv(env);
+  if (env.MODEL_ROUTER_REPLAY_FILES) upstreams.replay = ReplayProvider.fromFiles(env.MODEL_ROUTER_REPLAY_FILES.split(',').map((p) => p.trim()));
+  const providers: Record<string, ModelProvider> = Object.fromEntries(
+    Object.entries(upstreams).map(([name, provider]) => [name, new CircuitBreakingProvider(provider, overrides.circuitBreaker)]),
+  );
 
   for (const model of config.catalog.models) {
     if (!providers[model.provider]) {
