@@ -187,8 +187,10 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async evaluateAnswer({ request, result, threshold }: EvaluateInput): Promise<QualityVerdict> {
+      // Read here rather than carried by the workflow: what to do without a judge is an operational choice.
+      const onJudgeUnavailable = deps.policies.get(request.policyId)?.gate.onJudgeUnavailable;
       try {
-        return await withHeartbeat(deps.heartbeatIntervalMs ?? 5_000, (signal) => deps.gate.evaluate(request, result, threshold, signal));
+        return await withHeartbeat(deps.heartbeatIntervalMs ?? 5_000, (signal) => deps.gate.evaluate(request, result, threshold, signal, onJudgeUnavailable));
       } catch (err) {
         // A judge is a model call like any other and fails the same ways.
         if (err instanceof ProviderError) throw toActivityFailure(err, 'quality judge');

@@ -52,6 +52,11 @@ export const QualityVerdictSchema = z.object({
   evaluator: z.string(),
   reasons: z.array(z.string()),
   costUsd: z.number().nonnegative(),
+  /**
+   * True when the judge could not be reached and the policy keeps answers on the validators alone: `passed` then
+   * means "valid", and `score` is the threshold, not a measured quality.
+   */
+  unjudged: z.boolean().optional(),
 });
 export type QualityVerdict = z.infer<typeof QualityVerdictSchema>;
 

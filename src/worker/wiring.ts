@@ -52,11 +52,16 @@ export function wireActivityDeps(
     }
   }
 
-  let judge: LlmJudge | undefined;
-  if (env.MODEL_ROUTER_JUDGE_MODEL) {
-    const model = config.catalog.models.find((m) => m.id === env.MODEL_ROUTER_JUDGE_MODEL);
-    if (!model) throw new Error(`MODEL_ROUTER_JUDGE_MODEL: "${env.MODEL_ROUTER_JUDGE_MODEL}" is not in the catalog`);
-    judge = new LlmJudge({ provider: providers[model.provider]!, model });
+  const judgeOn = (modelId: string, where: string): LlmJudge => {
+    const model = config.catalog.models.find((m) => m.id === modelId);
+    if (!model) throw new Error(`${where}: "${modelId}" is not in the catalog`);
+    return new LlmJudge({ provider: providers[model.provider]!, model });
+  };
+  const judge = env.MODEL_ROUTER_JUDGE_MODEL ? judgeOn(env.MODEL_ROUTER_JUDGE_MODEL, 'MODEL_ROUTER_JUDGE_MODEL') : undefined;
+  const failoverJudges = new Map<string, LlmJudge>();
+  for (const policy of config.policies.values()) {
+    const choice = policy.gate.onJudgeUnavailable;
+    if (typeof choice === 'object') failoverJudges.set(choice.failover, judgeOn(choice.failover, `routing policy "${policy.id}": gate.onJudgeUnavailable.failover`));
   }
 
   const store = new DecisionLogStore(overrides.decisionLogPath ?? env.MODEL_ROUTER_DECISION_LOG ?? DEFAULT_DECISION_LOG);
@@ -65,7 +70,7 @@ export function wireActivityDeps(
       catalog: config.catalog,
       policies: config.policies,
       providers,
-      gate: new QualityGate({ validators: defaultValidators(), scorer: new ScorerByOrigin(judge) }),
+      gate: new QualityGate({ validators: defaultValidators(), scorer: new ScorerByOrigin(judge), failoverJudges }),
       decisionLog: store,
       strategyEnv: config.strategyEnv,
     },
