@@ -14,7 +14,7 @@ import {
   RefusalValidator,
   compileOutputSchema,
 } from '../src/evaluators/validators';
-import type { CompletionRequest, ModelProvider } from '../src/providers/types';
+import { ProviderError, type CompletionRequest, type ModelProvider } from '../src/providers/types';
 
 function request(overrides: Partial<RouteRequestInput> = {}): RouteRequest {
   return RouteRequestSchema.parse({ requestId: 'r-1', prompt: 'Where is my parcel QS-1234?', taskType: 'qa', ...overrides });
@@ -279,5 +279,65 @@ describe('quality gate', () => {
     controller.abort();
     await assert.rejects(new QualityGate({ validators: [], scorer }).evaluate(request(), answer('x'), 0.5, controller.signal));
     assert.equal(scorer.calls, 0);
+  });
+});
+
+/** A judge that cannot be reached: every call fails as the provider reports an outage. */
+function downJudge(message = 'openai: provider unavailable, HTTP 500: judge down'): Evaluator & { calls: number } {
+  return {
+    name: 'judge',
+    calls: 0,
+    async evaluate(): Promise<Evaluation> {
+      this.calls++;
+      throw new ProviderError('unavailable', message, { status: 500, provider: 'openai' });
+    },
+  };
+}
+
+describe('quality gate when the judge is unavailable', () => {
+  it('escalates by default: the outage reaches the activity, which retries and then climbs the ladder', async () => {
+    const gate = new QualityGate({ validators: defaultValidators(), scorer: downJudge() });
+    await assert.rejects(gate.evaluate(request(), answer('In Leipzig.'), 0.9), ProviderError);
+    await assert.rejects(gate.evaluate(request(), answer('In Leipzig.'), 0.9, undefined, 'escalate'), ProviderError);
+  });
+
+  it('keep-unjudged keeps a valid answer at the threshold, marked unjudged, with the redacted reason', async () => {
+    const judge = downJudge('openai: provider unavailable, HTTP 500: bad key sk-planted-12345678');
+    const gate = new QualityGate({ validators: defaultValidators(), scorer: judge });
+    const v = await gate.evaluate(request(), answer('In Leipzig.'), 0.9, undefined, 'keep-unjudged');
+    QualityVerdictSchema.parse(v);
+    assert.deepEqual(
+      { passed: v.passed, score: v.score, unjudged: v.unjudged, evaluator: v.evaluator, costUsd: v.costUsd },
+      { passed: true, score: 0.9, unjudged: true, evaluator: 'validators+judge:unjudged', costUsd: 0 },
+    );
+    assert.deepEqual(v.reasons, ['judge unavailable: openai: provider unavailable, HTTP 500: bad key [redacted]; kept on the validators alone']);
+    assert.equal(judge.calls, 1);
+  });
+
+  it('keep-unjudged still fails an answer the validators reject, without asking the judge', async () => {
+    const judge = downJudge();
+    const v = await new QualityGate({ validators: defaultValidators(), scorer: judge }).evaluate(extraction, answer('{"amount": 3}'), 0.9, undefined, 'keep-unjudged');
+    assert.equal(v.passed, false);
+    assert.equal(v.unjudged, undefined);
+    assert.equal(judge.calls, 0);
+  });
+
+  it('keep-unjudged does not hide a judge that answered nonsense: that still fails the answer', async () => {
+    const nonsense: Evaluator = { name: 'judge', evaluate: async () => Promise.reject(new JudgeReplyError('no score', 'hmm', 0.001)) };
+    const v = await new QualityGate({ validators: [], scorer: nonsense }).evaluate(request(), answer('x'), 0.9, undefined, 'keep-unjudged');
+    assert.deepEqual({ passed: v.passed, unjudged: v.unjudged, costUsd: v.costUsd }, { passed: false, unjudged: undefined, costUsd: 0.001 });
+  });
+
+  it('failover grades with the other judge, and escalates when that one is down too', async () => {
+    const backup = fixedScorer(0.8, 0.002);
+    const gate = new QualityGate({ validators: [], scorer: downJudge(), failoverJudges: new Map([['judge-b', backup], ['judge-c', downJudge()]]) });
+    const v = await gate.evaluate(request(), answer('x'), 0.7, undefined, { failover: 'judge-b' });
+    assert.deepEqual(
+      { passed: v.passed, score: v.score, unjudged: v.unjudged, evaluator: v.evaluator, costUsd: v.costUsd },
+      { passed: true, score: 0.8, unjudged: undefined, evaluator: 'judge:failover judge-b', costUsd: 0.002 },
+    );
+    assert.match(v.reasons[0] ?? '', /^judge unavailable: .*judge down; judged by judge-b instead$/);
+    assert.equal(v.reasons[1], 'fixed 0.8');
+    await assert.rejects(gate.evaluate(request(), answer('x'), 0.7, undefined, { failover: 'judge-c' }), ProviderError);
   });
 });

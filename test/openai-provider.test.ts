@@ -221,6 +221,29 @@ describe('OpenAICompatibleProvider', () => {
     await rejectsWith(provider.complete(request()), 'unavailable', ['ECONNREFUSED']);
   });
 
+  test('credentials in the base URL go out as Basic auth and are named in no message, even on a refused connection', async () => {
+    const server = await serve(() => ({ status: 401, json: openAIError('no such user router, password pw-secret-1') }));
+    const withCredentials = new OpenAICompatibleProvider({ baseUrl: server.baseUrl.replace('http://', 'http://router:pw-secret-1@') });
+    const rejected = await rejectsWith(withCredentials.complete(request()), 'invalid-request', ['password [redacted]']);
+    assert.equal(server.calls[0]!.headers.authorization, `Basic ${Buffer.from('router:pw-secret-1').toString('base64')}`);
+    assert.doesNotMatch(rejected.message, /pw-secret-1/);
+
+    const port = await closedPort();
+    const refused = new OpenAICompatibleProvider({ baseUrl: `http://router:pw-secret-1@127.0.0.1:${port}/v1` });
+    const unavailable = await rejectsWith(refused.complete(request()), 'unavailable', [`http://127.0.0.1:${port}/v1`, 'ECONNREFUSED']);
+    assert.doesNotMatch(unavailable.message, /pw-secret-1|router:/);
+  });
+
+  test('an API key echoed in an error body is redacted, and a key beside URL credentials is refused', async () => {
+    const server = await serve(() => ({ status: 500, body: 'proxy error: upstream said key opaque-key-123 is unknown' }));
+    const err = await rejectsWith(providerFor(server, { apiKey: 'opaque-key-123' }).complete(request()), 'unavailable', ['key [redacted] is unknown']);
+    assert.doesNotMatch(err.message, /opaque-key-123/);
+    assert.throws(
+      () => new OpenAICompatibleProvider({ baseUrl: 'https://router:pw-secret-1@gateway.example/v1', apiKey: 'sk-test' }),
+      (e: Error) => /https:\/\/gateway\.example\/v1 carries user:password@ credentials and an API key/.test(e.message) && !e.message.includes('pw-secret-1'),
+    );
+  });
+
   test('cancellation mid-request rejects with the AbortError itself, not a ProviderError', async () => {
     let received!: () => void;
     const requestArrived = new Promise<void>((resolve) => (received = resolve));

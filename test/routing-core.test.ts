@@ -7,7 +7,7 @@ import { CatalogSchema, type ModelSpec } from '../src/domain/catalog';
 import { RulesPolicySchema, routeByRules, type RulesPolicy } from '../src/routing/strategies/rules';
 import { RouteRequestSchema, type RouteRequest, type RouteRequestInput } from '../src/domain/request';
 import type { Attempt, QualityVerdict, RoutingDecision } from '../src/domain/results';
-import { buildDecisionLog } from '../src/routing/decisionLog';
+import { buildDecisionLog, learningOutcome } from '../src/routing/decisionLog';
 import { extractFeatures } from '../src/routing/features';
 import { bestModel, cheapestOfTier, escalationLadder, nextStronger, type Rung } from '../src/routing/ladder';
 import type { RoutePlan } from '../src/routing/plan';
@@ -382,6 +382,16 @@ describe('buildDecisionLog arithmetic', () => {
     assert.equal(log.escalations, 0);
     assert.equal(log.wasEscalated, false);
     assert.equal(log.origin, 'replayed');
+  });
+
+  it('a learning decision teaches its outcome, unless the answer was kept unjudged', () => {
+    const learning = { ...plan, decision: { ...decision, strategy: 'bandit', propensity: 0.9, context: { bucket: 'b', vector: [1] } } };
+    const judged = [attempt({ model: 'small-model', cause: 'routed', inputTokens: 100, outputTokens: 50, costUsd: 0.000045, verdict: verdict(true, 1, 0) })];
+    const judgedLog = buildDecisionLog({ request: req, plan: learning, attempts: judged, final: { attempt: judged[0]!, answer: 'ok' }, workflowId: 'w', timestamp: 't' });
+    assert.equal(learningOutcome(judgedLog)?.quality, 1);
+    const unjudged = [{ ...judged[0]!, verdict: { ...verdict(true, 0.9, 0), unjudged: true } }];
+    const unjudgedLog = buildDecisionLog({ request: req, plan: learning, attempts: unjudged, final: { attempt: unjudged[0]!, answer: 'ok' }, workflowId: 'w', timestamp: 't' });
+    assert.equal(learningOutcome(unjudgedLog), undefined, 'a score nobody measured is not a reward');
   });
 
   it('rejects a plan whose best model is not on its ladder', () => {

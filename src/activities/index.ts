@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Catalog, ModelSpec } from '../domain/catalog';
 import { FailureType } from '../domain/failures';
+import { redactSecrets } from '../domain/redact';
 import { RouteRequestSchema, type RouteRequest } from '../domain/request';
 import type { DecisionLog, DecisionLogSink, ModelResult, PossiblyBilled, QualityVerdict, RoutingDecision } from '../domain/results';
 import { parseOrThrow, ValidationError } from '../domain/validation';
@@ -53,9 +54,13 @@ export interface EvaluateInput {
   threshold: number;
 }
 
-/** Maps a provider's failure onto Temporal's retry semantics. */
+/**
+ * Maps a provider's failure onto Temporal's retry semantics. The message goes into history, the decision log and
+ * the worker log, so it is redacted here too: a provider that does not know its own secrets still cannot leak a
+ * key- or Authorization-shaped value.
+ */
 export function toActivityFailure(err: ProviderError, model: string): ApplicationFailure {
-  const message = `${model}: ${err.message}`;
+  const message = redactSecrets(`${model}: ${err.message}`);
   switch (err.kind) {
     case 'invalid-request':
       return ApplicationFailure.nonRetryable(message, FailureType.InvalidRequest, err.details);
@@ -212,12 +217,14 @@ export function createActivities(deps: ActivityDeps) {
     async evaluateAnswer(input: EvaluateInput): Promise<QualityVerdict> {
       const { result, threshold } = input;
       const request = await validRequest(input.request);
+      // Read here rather than carried by the workflow: what to do without a judge is an operational choice.
+      const onJudgeUnavailable = deps.policies.get(request.policyId)?.gate.onJudgeUnavailable;
       const perCallUsd = deps.gate.paidCallCeilingUsd(request, result);
       try {
         const possiblyBilled = possiblyBilledAttempts(perCallUsd);
         const key = idempotencyKey(request.requestId, 'judge');
         const verdict = await withHeartbeat(deps.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS, perCallUsd, (signal) =>
-          deps.gate.evaluate(request, result, threshold, signal, key),
+          deps.gate.evaluate(request, result, threshold, signal, onJudgeUnavailable, key),
         );
         return possiblyBilled ? { ...verdict, possiblyBilled } : verdict;
       } catch (err) {

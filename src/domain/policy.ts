@@ -32,11 +32,20 @@ export const RoutingRuleSchema = z
   .strict();
 export type RoutingRule = z.infer<typeof RoutingRuleSchema>;
 
+/**
+ * What the quality gate does when the judge cannot give a verdict (its call failed, or its circuit is open):
+ * - "escalate" (the default): the answer counts as unverified and the request climbs the ladder;
+ * - "keep-unjudged": an answer that passed the validators is kept, its verdict marked `unjudged`;
+ * - {"failover": "<catalog model id>"}: that model judges instead (and if it cannot either, escalate).
+ */
+export const JudgeUnavailableSchema = z.union([z.enum(['escalate', 'keep-unjudged']), z.object({ failover: z.string().min(1) }).strict()]);
+export type JudgeUnavailable = z.infer<typeof JudgeUnavailableSchema>;
+
 /** The fields every routing policy has, whatever its strategy (each strategy's schema adds its own). */
 export const policyBaseShape = {
   id: z.string().min(1),
   version: z.string().min(1),
-  gate: z.object({ threshold: z.number().min(0).max(1) }).strict(),
+  gate: z.object({ threshold: z.number().min(0).max(1), onJudgeUnavailable: JudgeUnavailableSchema.optional() }).strict(),
   maxEscalations: z.number().int().min(0).max(5),
   /** Prompts at rest in the decision log: the text, its SHA-256 (find repeats without reading them), or nothing. */
   storePrompts: z.enum(['plain', 'hashed', 'none']).default('hashed'),

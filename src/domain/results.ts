@@ -68,6 +68,11 @@ export const QualityVerdictSchema = z.object({
   costUsd: z.number().nonnegative(),
   /** Earlier judge calls for this verdict that may have been billed. */
   possiblyBilled: PossiblyBilledSchema.optional(),
+  /**
+   * True when the judge could not be reached and the policy keeps answers on the validators alone: `passed` then
+   * means "valid", and `score` is the threshold, not a measured quality.
+   */
+  unjudged: z.boolean().optional(),
 });
 export type QualityVerdict = z.infer<typeof QualityVerdictSchema>;
 

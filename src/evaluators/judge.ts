@@ -3,6 +3,7 @@ import type { OutputSchema, RouteRequest } from '../domain/request';
 import type { ModelResult } from '../domain/results';
 import type { ModelProvider } from '../providers/types';
 import { callCeilingUsd, priceTokens } from '../domain/cost';
+import { redactSecrets } from '../domain/redact';
 import { extractJsonText } from './validators';
 import type { Evaluation, Evaluator } from './types';
 
@@ -126,7 +127,8 @@ export class LlmJudge implements Evaluator {
     const costUsd = priceTokens(this.model, completion.inputTokens, completion.outputTokens);
     const parsed = parseJudgeScore(completion.text);
     if (!parsed) {
-      const excerpt = completion.text.length > 200 ? `${completion.text.slice(0, 200)}...` : completion.text;
+      // The excerpt ends up in history; a judge (or the proxy in front of it) may echo credentials back.
+      const excerpt = redactSecrets(completion.text.length > 200 ? `${completion.text.slice(0, 200)}...` : completion.text);
       throw new JudgeReplyError(`judge ${this.model.id} gave no readable 0..${SCORE_MAX} score: ${JSON.stringify(excerpt)}`, completion.text, costUsd);
     }
     const score = parsed.score / SCORE_MAX;

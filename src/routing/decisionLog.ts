@@ -80,12 +80,14 @@ export function buildDecisionLog({ request, plan, attempts, final, workflowId, t
 /**
  * What a learning strategy learns from a finished request: its first choice, the context it chose in, the kept
  * answer's score, everything the request cost (escalations and judgements included) against what the best model
- * would have cost, and the propensity of the choice. Undefined for a decision that did not come from learning.
+ * would have cost, and the propensity of the choice. Undefined for a decision that did not come from learning,
+ * and for an answer kept unjudged: its score is the threshold, not a measured quality, and would teach a falsehood.
  */
 export function learningOutcome(log: DecisionLog): StrategyOutcome | undefined {
   const { context, propensity } = log.decision;
   const bestCostUsd = log.costUsd + log.costSavedUsd;
   if (!context || propensity === undefined || !(bestCostUsd > 0)) return undefined;
+  if (log.attempts.some((a) => a.verdict?.unjudged)) return undefined;
   return {
     requestId: log.requestId,
     arm: log.selectedModel,

@@ -5,6 +5,8 @@ import { DecisionLogWriter } from '../analytics/decisionLogWriter';
 import { ScorerByOrigin } from '../evaluators/byOrigin';
 import { QualityGate, defaultValidators } from '../evaluators/gate';
 import { LlmJudge } from '../evaluators/judge';
+import { CircuitBreakingProvider } from '../providers/breakerProvider';
+import type { CircuitBreakerOptions } from '../providers/circuitBreaker';
 import { OpenAICompatibleProvider } from '../providers/openai';
 import { ReplayProvider } from '../providers/replay';
 import { SimulatedProvider } from '../providers/simulated';
@@ -36,12 +38,20 @@ export interface Wiring {
  * - MODEL_ROUTER_JUDGE_MODEL (a catalog id) grades live answers with an LLM judge;
  * - MODEL_ROUTER_DECISION_LOG is the SQLite file of decision logs;
  * - MODEL_ROUTER_CONTENT_DIR is the content store of claim-checked prompts (shared with the clients).
+ * Every provider sits behind per-model circuit breakers, for the life of this worker.
  */
-export function wireActivityDeps(config: RouterConfig, env: NodeJS.ProcessEnv = process.env, overrides: { decisionLogPath?: string } = {}): Wiring {
+export function wireActivityDeps(
+  config: RouterConfig,
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: { decisionLogPath?: string; circuitBreaker?: CircuitBreakerOptions } = {},
+): Wiring {
   const simulated = new SimulatedProvider(env.MODEL_ROUTER_SIM_LATENCY_SCALE ? { latencyScale: Number(env.MODEL_ROUTER_SIM_LATENCY_SCALE) } : {});
-  const providers: Record<string, ModelProvider> = { simulated };
-  if (env.OPENAI_BASE_URL || env.OPENAI_API_KEY) providers.openai = OpenAICompatibleProvider.fromEnv(env);
-  if (env.MODEL_ROUTER_REPLAY_FILES) providers.replay = ReplayProvider.fromFiles(env.MODEL_ROUTER_REPLAY_FILES.split(',').map((p) => p.trim()));
+  const upstreams: Record<string, ModelProvider> = { simulated };
+  if (env.OPENAI_BASE_URL || env.OPENAI_API_KEY) upstreams.openai = OpenAICompatibleProvider.fromEnv(env);
+  if (env.MODEL_ROUTER_REPLAY_FILES) upstreams.replay = ReplayProvider.fromFiles(env.MODEL_ROUTER_REPLAY_FILES.split(',').map((p) => p.trim()));
+  const providers: Record<string, ModelProvider> = Object.fromEntries(
+    Object.entries(upstreams).map(([name, provider]) => [name, new CircuitBreakingProvider(provider, overrides.circuitBreaker)]),
+  );
 
   for (const model of config.catalog.models) {
     if (!providers[model.provider]) {
@@ -52,11 +62,16 @@ export function wireActivityDeps(config: RouterConfig, env: NodeJS.ProcessEnv = 
     }
   }
 
-  let judge: LlmJudge | undefined;
-  if (env.MODEL_ROUTER_JUDGE_MODEL) {
-    const model = config.catalog.models.find((m) => m.id === env.MODEL_ROUTER_JUDGE_MODEL);
-    if (!model) throw new Error(`MODEL_ROUTER_JUDGE_MODEL: "${env.MODEL_ROUTER_JUDGE_MODEL}" is not in the catalog`);
-    judge = new LlmJudge({ provider: providers[model.provider]!, model });
+  const judgeOn = (modelId: string, where: string): LlmJudge => {
+    const model = config.catalog.models.find((m) => m.id === modelId);
+    if (!model) throw new Error(`${where}: "${modelId}" is not in the catalog`);
+    return new LlmJudge({ provider: providers[model.provider]!, model });
+  };
+  const judge = env.MODEL_ROUTER_JUDGE_MODEL ? judgeOn(env.MODEL_ROUTER_JUDGE_MODEL, 'MODEL_ROUTER_JUDGE_MODEL') : undefined;
+  const failoverJudges = new Map<string, LlmJudge>();
+  for (const policy of config.policies.values()) {
+    const choice = policy.gate.onJudgeUnavailable;
+    if (typeof choice === 'object') failoverJudges.set(choice.failover, judgeOn(choice.failover, `routing policy "${policy.id}": gate.onJudgeUnavailable.failover`));
   }
 
   const decisionLogPath = overrides.decisionLogPath ?? env.MODEL_ROUTER_DECISION_LOG ?? DEFAULT_DECISION_LOG;
@@ -68,7 +83,7 @@ export function wireActivityDeps(config: RouterConfig, env: NodeJS.ProcessEnv = 
       catalog: config.catalog,
       policies: config.policies,
       providers,
-      gate: new QualityGate({ validators: defaultValidators(), scorer: new ScorerByOrigin(judge) }),
+      gate: new QualityGate({ validators: defaultValidators(), scorer: new ScorerByOrigin(judge), failoverJudges }),
       decisionLog: writer,
       contentStore,
       strategyEnv: config.strategyEnv,

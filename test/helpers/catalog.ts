@@ -14,6 +14,17 @@ export function testCatalog(provider: string, startToCloseMs = 5_000): Catalog {
   };
 }
 
+/**
+ * testCatalog plus judge models (MODEL_ROUTER_JUDGE_MODEL and failover judges must be catalog ids). They sit in
+ * the small tier but cost more than small-model, so neither routing nor escalation ever picks them.
+ */
+export function catalogWithJudges(provider: string, judgeIds: readonly string[]): Catalog {
+  const catalog = testCatalog(provider);
+  const timeouts = catalog.models[0]!.timeouts;
+  const judges = judgeIds.map((id) => ({ id, provider, tier: 1, tierName: 'small' as const, inputUsdPer1M: 0.2, outputUsdPer1M: 0.8, contextWindow: 128_000, timeouts }));
+  return { models: [...catalog.models, ...judges] };
+}
+
 export function defaultPolicies(overrides: Partial<RoutingPolicy> = {}): Map<string, RoutingPolicy> {
   const policy = RoutingPolicySchema.parse({ ...defaultPolicy, ...overrides });
   return new Map([[policy.id, policy]]);

@@ -1,6 +1,6 @@
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type Logger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporalCliPath, temporalTestServerPath } from '../../src/servers/binaries';
 import { ROUTER_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
 
@@ -9,6 +9,16 @@ let runtimeInstalled = false;
 function quietRuntime(): void {
   if (runtimeInstalled) return;
   Runtime.install({ logger: new DefaultLogger('ERROR') });
+  runtimeInstalled = true;
+}
+
+/**
+ * Sends every worker and workflow log line, Core's included, to `logger`: for tests that read what the worker
+ * logged. Call it before the file creates any server or worker; the Runtime is installed once per process.
+ */
+export function installRuntimeLogger(logger: Logger): void {
+  if (runtimeInstalled) throw new Error('the Temporal Runtime is already installed in this process');
+  Runtime.install({ logger, telemetryOptions: { logging: { filter: { core: 'INFO', other: 'INFO' }, forward: {} } } });
   runtimeInstalled = true;
 }
 

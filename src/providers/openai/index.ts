@@ -1,10 +1,16 @@
 import { z } from 'zod';
 import { estimateTokens } from '../../domain/cost';
+import { redactSecrets } from '../../domain/redact';
 import { ProviderError, type Completion, type CompletionRequest, type ModelProvider } from '../types';
+import { splitUrlCredentials } from './credentials';
 
 export interface OpenAICompatibleOptions {
-  /** For example `https://api.openai.com/v1`; `/chat/completions` is appended. */
+  /**
+   * For example `https://api.openai.com/v1`; `/chat/completions` is appended. Credentials in it
+   * (`https://user:password@host/v1`) are sent as HTTP Basic auth instead, and never appear in a message.
+   */
   baseUrl: string;
+  /** Sent as `Authorization: Bearer <key>`; giving it together with credentials in the URL is refused. */
   apiKey?: string;
   /** Bounds one HTTP call; Temporal's activity timeouts bound the attempt as a whole. */
   requestTimeoutMs?: number;
@@ -41,15 +47,24 @@ export class OpenAICompatibleProvider implements ModelProvider {
   readonly name = 'openai';
   readonly bills = true;
   private readonly baseUrl: string;
-  private readonly apiKey: string | undefined;
+  private readonly authorization: string | undefined;
+  /** Never copied into an error message, whatever the provider echoes back. */
+  private readonly secrets: string[];
   private readonly requestTimeoutMs: number;
   readonly maxOutputTokens: number | undefined;
   private readonly idempotencyHeader: string | undefined;
   private readonly fetchImpl: typeof fetch | undefined;
 
   constructor(options: OpenAICompatibleOptions) {
-    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.apiKey = options.apiKey || undefined;
+    const endpoint = splitUrlCredentials(options.baseUrl);
+    const apiKey = options.apiKey || undefined;
+    if (apiKey && endpoint.basicAuthorization) {
+      // Both would be the Authorization header; sending one and silently dropping the other would be a guess.
+      throw new Error(`the base URL ${endpoint.baseUrl} carries user:password@ credentials and an API key is set too: give one of them`);
+    }
+    this.baseUrl = endpoint.baseUrl.replace(/\/+$/, '');
+    this.authorization = apiKey ? `Bearer ${apiKey}` : endpoint.basicAuthorization;
+    this.secrets = [...(apiKey ? [apiKey] : []), ...endpoint.secrets];
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.maxOutputTokens = options.maxOutputTokens;
     this.fetchImpl = options.fetchImpl;
@@ -86,7 +101,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
       ...(req.outputSchema && { response_format: { type: 'json_object' } }),
     };
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
+    if (this.authorization) headers.authorization = this.authorization;
     if (this.idempotencyHeader && req.idempotencyKey) headers[this.idempotencyHeader.toLowerCase()] = req.idempotencyKey;
 
     // Our own timer (not AbortSignal.timeout) so it is cleared as soon as the call settles.
@@ -156,7 +171,8 @@ export class OpenAICompatibleProvider implements ModelProvider {
   }
 
   private error(kind: ProviderError['kind'], message: string, details: { status?: number; retryAfterMs?: number } = {}): ProviderError {
-    return new ProviderError(kind, `${this.name}: ${message}`, { ...details, provider: this.name });
+    // Upstream bodies echo what they were sent (a 401 naming the key, a proxy page quoting the headers).
+    return new ProviderError(kind, redactSecrets(`${this.name}: ${message}`, this.secrets), { ...details, provider: this.name });
   }
 }
 
