@@ -10,6 +10,7 @@ import { SimulatedProvider } from '../providers/simulated';
 import type { ModelProvider } from '../providers/types';
 import { PROJECT_ROOT } from '../servers/binaries';
 import type { RouterConfig } from './config';
+import { checkDecisionLogPath } from './decisionLogPath';
 
 export const DEFAULT_DECISION_LOG = join(PROJECT_ROOT, '.model-router', 'decision-log.db');
 
@@ -49,7 +50,13 @@ export function wireActivityDeps(config: RouterConfig, env: NodeJS.ProcessEnv = 
     judge = new LlmJudge({ provider: providers[model.provider]!, model });
   }
 
-  const store = new DecisionLogStore(overrides.decisionLogPath ?? env.MODEL_ROUTER_DECISION_LOG ?? DEFAULT_DECISION_LOG);
+  const [decisionLogPath, setting] = overrides.decisionLogPath
+    ? [overrides.decisionLogPath, 'decision log']
+    : env.MODEL_ROUTER_DECISION_LOG
+      ? [env.MODEL_ROUTER_DECISION_LOG, 'MODEL_ROUTER_DECISION_LOG']
+      : [DEFAULT_DECISION_LOG, 'decision log (default)'];
+  checkDecisionLogPath(decisionLogPath, setting);
+  const store = new DecisionLogStore(decisionLogPath);
   return {
     deps: {
       catalog: config.catalog,
