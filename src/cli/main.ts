@@ -3,6 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { validateRouteRequest } from '../client';
+import type { RouteRequest } from '../domain/request';
+import type { DecisionLog } from '../domain/results';
+import { TASK_QUEUE } from '../domain/taskQueue';
 import { ValidationError } from '../domain/validation';
 import { PROJECT_ROOT } from '../servers/binaries';
 import { runWorker } from '../worker/main';
@@ -87,19 +90,34 @@ async function route(args: string[]): Promise<void> {
     ...(fieldCount !== undefined ? { fieldCount } : {}),
     ...(values.policy !== undefined ? { policyId: values.policy } : {}),
   });
-  const address = values.address ?? process.env.TEMPORAL_ADDRESS;
-  const session = await openSession(address ? { address } : {});
-  try {
-    const log = await session.worker.runUntil(session.router.route(request));
-    if (values.json) {
-      console.log(JSON.stringify(log, null, 2));
-    } else {
-      console.log(`${log.requestId}: ${log.selectedModel} → ${log.finalModel} (${log.passed ? 'passed' : 'failed'} gate, score ${log.qualityScore.toFixed(2)}), cost $${log.costUsd.toFixed(6)} [${log.origin}]`);
-      console.log(`why: ${log.decision.reason}`);
-      console.log(`answer: ${log.answer}`);
+  const log = await routeOnce(request, values.address ?? process.env.TEMPORAL_ADDRESS);
+  if (values.json) {
+    console.log(JSON.stringify(log, null, 2));
+  } else {
+    console.log(`${log.requestId}: ${log.selectedModel} → ${log.finalModel} (${log.passed ? 'passed' : 'failed'} gate, score ${log.qualityScore.toFixed(2)}), cost $${log.costUsd.toFixed(6)} [${log.origin}]`);
+    console.log(`why: ${log.decision.reason}`);
+    console.log(`answer: ${log.answer}`);
+  }
+}
+
+/**
+ * With an address, the workers deployed there execute the request (their providers, keys and decision log); this
+ * process runs a worker only for the embedded server it starts and owns.
+ */
+async function routeOnce(request: RouteRequest, address: string | undefined): Promise<DecisionLog> {
+  if (address) {
+    const remote = await openSession({ address });
+    try {
+      return await remote.router.route(request);
+    } finally {
+      await remote.close();
     }
+  }
+  const embedded = await openSession();
+  try {
+    return await embedded.worker.runUntil(embedded.router.route(request));
   } finally {
-    await session.close();
+    await embedded.close();
   }
 }
 
@@ -111,7 +129,8 @@ async function dev(args: string[]): Promise<void> {
   const port = intOption(values.port, 'port') ?? 7233;
   const uiPort = intOption(values['ui-port'], 'ui-port') ?? 8233;
   const dbFilename = values.db ?? join(PROJECT_ROOT, '.model-router', 'temporal-dev.db');
-  const session = await openSession({ embedded: { port, uiPort, dbFilename } });
+  // The shared task queue: this server is there for other clients (`route --address`) to route through.
+  const session = await openSession({ embedded: { port, uiPort, dbFilename }, taskQueue: process.env.MODEL_ROUTER_TASK_QUEUE ?? TASK_QUEUE });
   console.log(`Temporal dev server: ${session.address} (runs kept in ${dbFilename})`);
   console.log(`Temporal Web UI:     ${session.uiUrl}`);
   console.log(`Router worker polling task queue "${session.worker.options.taskQueue}". Ctrl-C to stop.`);
@@ -276,7 +295,7 @@ async function bench(args: string[]): Promise<void> {
   };
   if (options.outcomes < 1) throw new ValidationError('command line', [{ path: '--outcomes', message: `must be at least 1, got ${options.outcomes}` }]);
   if (options.concurrency < 1) throw new ValidationError('command line', [{ path: '--concurrency', message: `must be at least 1, got ${options.concurrency}` }]);
-  const session = await openSession(values.address ? { address: values.address } : {});
+  const session = await openSession(values.address ? { address: values.address, privateWorker: true } : {});
   try {
     const result = await benchBandit(session, options);
     if (values.json) {

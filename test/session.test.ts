@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Worker } from '@temporalio/worker';
+import { DecisionLogStore } from '../src/analytics/decisionLogStore';
+import { TASK_QUEUE } from '../src/domain/taskQueue';
+import { startLocalServer, type LocalServer } from '../src/servers/localServer';
+import { workflowCode } from '../src/worker/bundle';
+import { loadRouterConfig } from '../src/worker/config';
+import { createRouterWorker } from '../src/worker/createWorker';
+import { installQuietRuntime } from '../src/worker/runtime';
+import { openSession } from '../src/worker/session';
+import { wireActivityDeps, type Wiring } from '../src/worker/wiring';
+
+/**
+ * A "production" deployment: a real dev server with a router worker on the shared task queue, writing its own
+ * decision log. A session opened with its address is a client of that deployment, never a second worker on it.
+ */
+
+// openSession installs the CLI's runtime; it must come before anything instantiates the SDK's default one.
+installQuietRuntime();
+
+const dir = mkdtempSync(join(tmpdir(), 'session-test-'));
+const productionLog = join(dir, 'production-decision-log.db');
+const localLog = join(dir, 'local-decision-log.db');
+let server: LocalServer;
+let production: Wiring;
+let productionWorker: Worker;
+
+const request = (requestId: string) => ({ requestId, prompt: 'Is this about billing or delivery? "charged twice for QS-1182"', taskType: 'classification' }) as const;
+
+before(async () => {
+  server = await startLocalServer();
+  production = wireActivityDeps(loadRouterConfig({}), { MODEL_ROUTER_DECISION_LOG: productionLog });
+  productionWorker = await createRouterWorker({ connection: server.nativeConnection, client: server.client, taskQueue: TASK_QUEUE, deps: production.deps, workflows: workflowCode() });
+});
+
+after(async () => {
+  await server.teardown();
+  production.store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function workflowPollers(taskQueue: string): Promise<number> {
+  const { pollers } = await server.client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, taskQueueType: 1 });
+  return pollers?.length ?? 0;
+}
+
+describe('openSession', () => {
+  it('with an address is a client: the deployed worker executes the request, this process opens no decision log', async () => {
+    const session = await openSession({ address: server.address, env: { MODEL_ROUTER_DECISION_LOG: localLog } });
+    try {
+      assert.equal('worker' in session, false);
+      const log = await productionWorker.runUntil(async () => {
+        const routed = await session.router.route(request('session-remote-1'));
+        // Only the production worker polls the shared queue while the session is open.
+        assert.equal(await workflowPollers(TASK_QUEUE), 1);
+        return routed;
+      });
+      assert.equal(log.requestId, 'session-remote-1');
+      assert.equal(production.store.get('session-remote-1')?.workflowId, 'route-session-remote-1');
+      assert.equal(existsSync(localLog), false, 'the local decision log was never opened');
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('with an address and a private worker serves its own task queue, not the deployed one', async () => {
+    const session = await openSession({ address: server.address, privateWorker: true, env: { MODEL_ROUTER_DECISION_LOG: localLog } });
+    try {
+      const { taskQueue } = session.worker.options;
+      assert.notEqual(taskQueue, TASK_QUEUE);
+      assert.match(taskQueue, /^model-router-[0-9a-f-]{36}$/);
+      await session.worker.runUntil(session.router.route(request('session-private-1')));
+      assert.equal(session.wiring.store.get('session-private-1')?.requestId, 'session-private-1');
+      assert.equal(production.store.get('session-private-1'), undefined);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('embedded runs its worker on a private task queue and routes through it', async () => {
+    const session = await openSession({ env: { MODEL_ROUTER_DECISION_LOG: localLog } });
+    try {
+      assert.notEqual(session.worker.options.taskQueue, TASK_QUEUE);
+      const log = await session.worker.runUntil(session.router.route(request('session-embedded-1')));
+      assert.equal(log.requestId, 'session-embedded-1');
+      assert.equal(session.wiring.store.get('session-embedded-1')?.requestId, 'session-embedded-1');
+    } finally {
+      await session.close();
+    }
+    const store = new DecisionLogStore(localLog);
+    assert.deepEqual(store.all().map((l) => l.requestId).sort(), ['session-embedded-1', 'session-private-1']);
+    store.close();
+  });
+});
