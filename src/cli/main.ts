@@ -23,6 +23,7 @@ import { offPolicyEstimate, offPolicyTarget } from '../analytics/offPolicy';
 import { escalationLadder } from '../routing/ladder';
 import { loadRouterConfig } from '../worker/config';
 import { progressBar } from './progress';
+import { promptOption } from './promptInput';
 import { openSession } from '../worker/session';
 import { untilInterrupted } from './signals';
 
@@ -33,10 +34,11 @@ Commands:
                                     workflows on an embedded dev server; print decisions and the routing metrics;
                                     then stream 260 more through the bandit beside the rules, to show it learning.
                                     Without --json, keeps the server and Web UI up until Ctrl-C.
-  route --prompt TEXT [--task-type T] [--domain D] [--field-count N] [--request-id ID] [--policy ID]
-        [--address HOST:PORT] [--json]
-                                    Route one request and print its decision log. Uses the server at --address
-                                    (or TEMPORAL_ADDRESS), else an embedded dev server.
+  route (--prompt TEXT | --prompt-file FILE|-) [--task-type T] [--domain D] [--field-count N] [--request-id ID]
+        [--policy ID] [--address HOST:PORT] [--json]
+                                    Route one request and print its decision log. With --address (or
+                                    TEMPORAL_ADDRESS) the workers deployed there route it; else an embedded dev
+                                    server with a worker of its own. --prompt-file - reads the prompt from stdin.
   dev [--port 7233] [--ui-port 8233] [--db FILE]
                                     A local Temporal dev server with the Web UI, plus a router worker.
   worker                            The production worker: connects to TEMPORAL_ADDRESS, loads the prebuilt bundle.
@@ -59,10 +61,13 @@ Commands:
 Environment: OPENAI_BASE_URL, OPENAI_API_KEY, MODEL_ROUTER_PROVIDER, MODEL_ROUTER_CATALOG, MODEL_ROUTER_POLICIES,
 MODEL_ROUTER_JUDGE_MODEL, MODEL_ROUTER_REPLAY_FILES, MODEL_ROUTER_DECISION_LOG (see README).`;
 
+/** Decimal digits only: Number() alone would read "" as 0, "0x10" as 16, and take "1e3" and " 5". */
 function intOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n)) throw new ValidationError('command line', [{ path: `--${name}`, message: `must be a whole number, got "${value}"` }]);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new ValidationError('command line', [{ path: `--${name}`, message: `must be a whole number in decimal digits, got "${value}"` }]);
+  }
   return n;
 }
 
@@ -71,6 +76,7 @@ async function route(args: string[]): Promise<void> {
     args,
     options: {
       prompt: { type: 'string' },
+      'prompt-file': { type: 'string' },
       'task-type': { type: 'string' },
       domain: { type: 'string' },
       'field-count': { type: 'string' },
@@ -81,10 +87,11 @@ async function route(args: string[]): Promise<void> {
     },
   });
   const fieldCount = intOption(values['field-count'], 'field-count');
+  const prompt = await promptOption(values);
   // Validated before anything starts, so a bad flag names its field and no server is spun up for it.
   const request = validateRouteRequest({
     requestId: values['request-id'] ?? `cli-${randomUUID()}`,
-    prompt: values.prompt,
+    prompt,
     ...(values['task-type'] !== undefined ? { taskType: values['task-type'] } : {}),
     ...(values.domain !== undefined ? { domain: values.domain } : {}),
     ...(fieldCount !== undefined ? { fieldCount } : {}),
@@ -144,7 +151,8 @@ async function dev(args: string[]): Promise<void> {
 function numberOption(value: string | undefined, name: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+  // Decimal notation only, as for intOption ("0x10" and " 5" are typos, not numbers).
+  if (!/^[0-9]*\.?[0-9]+(e[-+]?[0-9]+)?$|^[0-9]+\.$/i.test(value) || !Number.isFinite(n) || n < min || n > max) {
     throw new ValidationError('command line', [{ path: `--${name}`, message: `must be a number from ${min} to ${max}, got "${value}"` }]);
   }
   return n;
