@@ -16,8 +16,10 @@ const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 /** Runs the built CLI as a user would (npm test builds it first), with a bounded wait. */
 function runCli(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    if (stdin !== undefined) child.stdin?.end(stdin);
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    // A command that fails before reading its input closes the pipe; that is not the test's failure.
+    child.stdin.on('error', () => {});
+    child.stdin.end(stdin ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

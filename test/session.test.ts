@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Worker } from '@temporalio/worker';
+import { spawn } from 'node:child_process';
+import { RouteFailedError } from '../src/client';
 import { DecisionLogStore } from '../src/analytics/decisionLogStore';
 import { TASK_QUEUE } from '../src/domain/taskQueue';
 import { startLocalServer, type LocalServer } from '../src/servers/localServer';
@@ -28,6 +30,7 @@ const localLog = join(dir, 'local-decision-log.db');
 let server: LocalServer;
 let production: Wiring;
 let productionWorker: Worker;
+let productionRunning: Promise<void>;
 
 const request = (requestId: string) => ({ requestId, prompt: 'Is this about billing or delivery? "charged twice for QS-1182"', taskType: 'classification' }) as const;
 
@@ -35,13 +38,37 @@ before(async () => {
   server = await startLocalServer();
   production = wireActivityDeps(loadRouterConfig({}), { MODEL_ROUTER_DECISION_LOG: productionLog });
   productionWorker = await createRouterWorker({ connection: server.nativeConnection, client: server.client, taskQueue: TASK_QUEUE, deps: production.deps, workflows: workflowCode() });
+  productionRunning = productionWorker.run();
 });
 
 after(async () => {
+  productionWorker.shutdown();
+  await productionRunning;
   await server.teardown();
   production.store.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+const CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
+
+/** The built CLI (npm test builds it first), with a bounded wait. */
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`model-router ${args.join(' ')} did not finish in 60 s; stderr: ${stderr}`));
+    }, 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
 
 async function workflowPollers(taskQueue: string): Promise<number> {
   const { pollers } = await server.client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, taskQueueType: 1 });
@@ -53,18 +80,46 @@ describe('openSession', () => {
     const session = await openSession({ address: server.address, env: { MODEL_ROUTER_DECISION_LOG: localLog } });
     try {
       assert.equal('worker' in session, false);
-      const log = await productionWorker.runUntil(async () => {
-        const routed = await session.router.route(request('session-remote-1'));
-        // Only the production worker polls the shared queue while the session is open.
-        assert.equal(await workflowPollers(TASK_QUEUE), 1);
-        return routed;
-      });
+      const log = await session.router.route(request('session-remote-1'));
+      // Only the production worker polls the shared queue while the session is open.
+      assert.equal(await workflowPollers(TASK_QUEUE), 1);
       assert.equal(log.requestId, 'session-remote-1');
       assert.equal(production.store.get('session-remote-1')?.workflowId, 'route-session-remote-1');
       assert.equal(existsSync(localLog), false, 'the local decision log was never opened');
     } finally {
       await session.close();
     }
+  });
+
+  it('with an address surfaces the deployed worker\'s refusal of an unknown policy as a RouteFailedError', async () => {
+    const session = await openSession({ address: server.address });
+    try {
+      const err = await session.router.route({ ...request('session-unknown-policy'), policyId: 'no-such-policy' }).then(
+        () => assert.fail('the request was routed'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof RouteFailedError, `expected a RouteFailedError, got ${String(err)}`);
+      assert.equal(err.type, 'UnknownPolicy');
+      assert.equal(err.message, 'policyId "no-such-policy" is not configured (known: default, bandit)');
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('route --address: the deployed worker routes it; an unknown policy and a reused requestId are one-line errors', async () => {
+    const env = { MODEL_ROUTER_DECISION_LOG: localLog };
+    const ok = await runCli(['route', '--address', server.address, '--prompt', 'Summarise: the parcel came late.', '--request-id', 'cli-remote-1', '--json'], env);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(production.store.get('cli-remote-1')?.requestId, 'cli-remote-1');
+    assert.equal(existsSync(localLog), false, 'the CLI opened no local decision log');
+
+    const conflict = await runCli(['route', '--address', server.address, '--prompt', 'Summarise: the parcel came early.', '--request-id', 'cli-remote-1'], env);
+    assert.equal(conflict.code, 1);
+    assert.equal(conflict.stderr, 'model-router: requestId "cli-remote-1" was already used for a different request (workflow route-cli-remote-1); a new request needs a new requestId\n');
+
+    const unknown = await runCli(['route', '--address', server.address, '--prompt', 'hello', '--policy', 'no-such-policy'], env);
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.stderr, 'model-router: policyId "no-such-policy" is not configured (known: default, bandit)\n');
   });
 
   it('with an address and a private worker serves its own task queue, not the deployed one', async () => {

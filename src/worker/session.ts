@@ -112,7 +112,7 @@ export async function openSession(options: EmbeddedSessionOptions | RemoteSessio
 
   const worker = await createRouterWorker({ connection: nativeConnection, client, taskQueue, deps: wiring.deps, workflows: workflowCode() });
   return {
-    router: new RouterClient({ client, taskQueue }),
+    router: new RouterClient({ client, taskQueue, knownPolicies: [...config.policies.keys()] }),
     client,
     nativeConnection,
     worker,
