@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { RouterClient, routeWorkflowId } from '../src/client';
+import { RequestConflictError, RouterClient, requestFingerprint, routeWorkflowId, validateRouteRequest } from '../src/client';
 import type { RouteRequestInput } from '../src/domain/request';
 import { ValidationError } from '../src/domain/validation';
 import { timeSkippingEnv } from './helpers/temporal';
@@ -205,5 +205,38 @@ describe('bad requests through RouterClient on the time-skipping server', () => 
     const description = await env.client.workflow.getHandle('route-bad-input-ok').describe();
     assert.equal(description.type, 'routeRequest');
     assert.equal(description.taskQueue, TASK_QUEUE);
+  });
+
+  it('joins a reused requestId with the same content, and refuses it with different content', async () => {
+    const first = { ...valid, requestId: 'reused-id' };
+    const handle = await router.startRoute(first);
+    // Defaults spelled out are the same request.
+    const again = await router.startRoute({ ...first, domain: 'general', customerTier: 'standard' });
+    const { memo, runId } = await handle.describe();
+    assert.equal((await again.describe()).runId, runId);
+    assert.equal(memo?.requestFingerprint, requestFingerprint(validateRouteRequest(first)));
+
+    const before = await executionsOnServer();
+    for (const changed of [{ prompt: 'Classify the sentiment of: "Late again."' }, { taskType: 'qa' }, { policyId: 'bandit' }, { fieldCount: 3 }] as const) {
+      const err = await router.startRoute({ ...first, ...changed }).then(
+        () => assert.fail(`${JSON.stringify(changed)} joined the first request`),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof RequestConflictError, `expected a RequestConflictError, got ${String(err)}`);
+      assert.equal(err.message, 'requestId "reused-id" was already used for a different request (workflow route-reused-id); a new request needs a new requestId');
+    }
+    assert.deepEqual(await executionsOnServer(), before);
+  });
+
+  it('refuses a policyId the workers do not serve, naming the known ones, and starts nothing', async () => {
+    const known = new RouterClient({ client: env.client, taskQueue: TASK_QUEUE, knownPolicies: ['default', 'bandit'] });
+    const before = await executionsOnServer();
+    const err = await known.startRoute({ ...valid, requestId: 'unknown-policy', policyId: 'no-such-policy' }).then(
+      () => assert.fail('the request was accepted'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ValidationError);
+    assert.equal(err.message, 'Invalid RouteRequest: policyId: unknown policy "no-such-policy" (known: default, bandit)');
+    assert.deepEqual(await executionsOnServer(), before);
   });
 });

@@ -1,20 +1,25 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseClassifierArtefactJson } from '../src/domain/classifierArtefact';
 import { DecisionLogSchema } from '../src/domain/results';
 import { DEMO_REQUESTS } from '../src/demo/requests';
+import { estimateTokens } from '../src/domain/cost';
+import { freePort } from '../src/servers/localServer';
 
 const ROOT = join(__dirname, '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 /** Runs the built CLI as a user would (npm test builds it first), with a bounded wait. */
-function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: string, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    // A command that fails before reading its input closes the pipe; that is not the test's failure.
+    child.stdin.on('error', () => {});
+    child.stdin.end(stdin ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -74,7 +79,7 @@ describe('model-router CLI (built, real embedded dev server)', () => {
   });
 
   it('bench chaos --json: a kill -9, a server restart and a SIGTERM deploy; every request once, every repeated call recorded', { timeout: 300_000 }, async () => {
-    const { code, stdout, stderr } = await runCli(['bench', 'chaos', '--trials', '6', '--concurrency', '2', '--json'], {}, 280_000);
+    const { code, stdout, stderr } = await runCli(['bench', 'chaos', '--trials', '6', '--concurrency', '2', '--json'], {}, undefined, 280_000);
     assert.equal(code, 0, stderr);
     const r = JSON.parse(stdout) as { trials: number; completedOnce: number; rowsPerRequest: number; costCountedOnce: number; upstreamCalls: number; repeatedCalls: number; repeatedCallsRecorded: number; faults: Record<string, number> };
     assert.deepEqual(r.faults, { kill: 1, 'kill+server-restart': 1, sigterm: 1 });
@@ -159,5 +164,55 @@ describe('model-router CLI (built, real embedded dev server)', () => {
     assert.equal(point.gateError, 0.1);
     assert.ok(point.achievedRetention >= 0.95, `held-out retention ${point.achievedRetention} reaches the target`);
     assert.match(stderr, /operating point \(5-fold held-out\): λ=/);
+  });
+
+  it('refuses integer options that are not plain decimal digits, naming the option', async () => {
+    for (const [args, option] of [
+      [['route', '--prompt', 'hello', '--field-count', ''], '--field-count'],
+      [['route', '--prompt', 'hello', '--field-count', '0x10'], '--field-count'],
+      [['route', '--prompt', 'hello', '--field-count', '1e3'], '--field-count'],
+      [['route', '--prompt', 'hello', '--field-count', ' 5'], '--field-count'],
+      [['dev', '--port', '0x1C91'], '--port'],
+      [['bench', 'bandit', '--outcomes', '1e3'], '--outcomes'],
+      [['eval', '--data', 'x.jsonl', '--strategy', 'rules', '--lambda', '0x10'], '--lambda'],
+    ] as const) {
+      const { code, stdout, stderr } = await runCli([...args]);
+      assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
+      assert.equal(stdout, '');
+      const value = args[args.length - 1]!;
+      assert.ok(stderr.includes(`${option}: must be a `) && stderr.includes(`got "${value}"`), `${args.join(' ')}: ${stderr}`);
+    }
+  });
+
+  it('route --prompt-file reads the prompt from a file, and --prompt-file - from standard input', async () => {
+    const prompt = 'Is this ticket about billing or delivery?\n"I was charged twice for label QS-1182, and the parcel never came."\n';
+    const file = join(mkdtempSync(join(tmpdir(), 'cli-prompt-')), 'prompt.txt');
+    writeFileSync(file, prompt);
+    for (const [source, stdin] of [[file, undefined], ['-', prompt]] as const) {
+      const { code, stdout, stderr } = await runCli(['route', '--prompt-file', source, '--task-type', 'classification', '--json'], {}, stdin);
+      assert.equal(code, 0, stderr);
+      const log = DecisionLogSchema.parse(JSON.parse(stdout));
+      assert.equal(log.requestFeatures.promptTokens, estimateTokens(prompt), `prompt from ${source}`);
+    }
+  });
+
+  it('route --prompt-file: a missing file, or both prompt options, name the option', async () => {
+    const missing = await runCli(['route', '--prompt-file', '/nonexistent/prompt.txt']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--prompt-file: cannot read "\/nonexistent\/prompt\.txt": ENOENT/);
+    const both = await runCli(['route', '--prompt', 'hello', '--prompt-file', '-'], {}, 'hello');
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--prompt-file: cannot be combined with --prompt/);
+  });
+
+  it('route --address where nothing answers names the address, without a stack trace or a local decision log', async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const decisionLog = join(mkdtempSync(join(tmpdir(), 'cli-unreachable-')), 'decision-log.db');
+    const { code, stdout, stderr } = await runCli(['route', '--prompt', 'hello', '--address', address], { MODEL_ROUTER_DECISION_LOG: decisionLog });
+    assert.equal(code, 1);
+    assert.equal(stdout, '');
+    assert.match(stderr, new RegExp(`^model-router: cannot reach Temporal at ${address.replace(/\./g, '\\.')}: `));
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(existsSync(decisionLog), false);
   });
 });

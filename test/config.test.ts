@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ValidationError } from '../src/domain/validation';
 import type { RoutingPolicy } from '../src/routing/strategies/registry';
 import { loadRouterConfig } from '../src/worker/config';
+import { wireActivityDeps } from '../src/worker/wiring';
 
 function rulesOf(policy: RoutingPolicy | undefined) {
   assert.equal(policy?.strategy, 'rules');
@@ -72,28 +73,29 @@ describe('loadRouterConfig', () => {
   });
 
   it('rejects a catalog with a duplicate model id, naming the field', () => {
-    const err = loadError({ MODEL_ROUTER_CATALOG: writeJson({ models: [model('cheap'), model('strong'), model('cheap')] }) });
+    const path = writeJson({ models: [model('cheap'), model('strong'), model('cheap')] });
+    const err = loadError({ MODEL_ROUTER_CATALOG: path });
     assert.ok(err instanceof ValidationError);
-    assert.equal(err.message, 'Invalid model catalog: models.2.id: duplicate model id "cheap"');
+    assert.equal(err.message, `Invalid model catalog (MODEL_ROUTER_CATALOG=${path}): models.2.id: duplicate model id "cheap"`);
   });
 
   it('rejects a negative price, naming the field', () => {
     const err = loadError({ MODEL_ROUTER_CATALOG: writeJson({ models: [model('cheap'), model('strong', { outputUsdPer1M: -1 })] }) });
     assert.ok(err instanceof ValidationError);
-    assert.match(err.message, /^Invalid model catalog: models\.1\.outputUsdPer1M: Number must be greater than or equal to 0$/);
+    assert.match(err.message, /^Invalid model catalog \(MODEL_ROUTER_CATALOG=.*\.json\): models\.1\.outputUsdPer1M: Number must be greater than or equal to 0$/);
   });
 
   it('rejects a fractional context window as not a whole number', () => {
     const err = loadError({ MODEL_ROUTER_CATALOG: writeJson({ models: [model('cheap', { contextWindow: 8000.5 })] }) });
     assert.ok(err instanceof ValidationError);
-    assert.equal(err.message, 'Invalid model catalog: models.0.contextWindow: must be a whole number');
+    assert.match(err.message, /^Invalid model catalog \(MODEL_ROUTER_CATALOG=.*\.json\): models\.0\.contextWindow: must be a whole number$/);
   });
 
   it('rejects scheduleToCloseMs below startToCloseMs, naming the field', () => {
     const bad = model('cheap', { timeouts: { startToCloseMs: 60_000, scheduleToCloseMs: 30_000 } });
     const err = loadError({ MODEL_ROUTER_CATALOG: writeJson({ models: [bad] }) });
     assert.ok(err instanceof ValidationError);
-    assert.equal(err.message, 'Invalid model catalog: models.0.timeouts.scheduleToCloseMs: scheduleToCloseMs must be at least startToCloseMs');
+    assert.match(err.message, /\): models\.0\.timeouts\.scheduleToCloseMs: scheduleToCloseMs must be at least startToCloseMs$/);
   });
 
   it('rejects a catalog file that is not JSON, naming the variable and the path', () => {
@@ -105,17 +107,19 @@ describe('loadRouterConfig', () => {
 
   it('rejects a policy whose last rule is not a default', () => {
     const rules = [fallback, { id: 'classification-small', description: 'Small.', when: { taskType: ['classification'] }, route: { tier: 'small' } }];
-    const err = loadError({ MODEL_ROUTER_CATALOG: writeJson(goodCatalog), MODEL_ROUTER_POLICIES: writeJson(policy(rules)) });
+    const path = writeJson(policy(rules));
+    const err = loadError({ MODEL_ROUTER_CATALOG: writeJson(goodCatalog), MODEL_ROUTER_POLICIES: path });
     assert.ok(err instanceof ValidationError);
-    assert.equal(err.message, 'Invalid routing policy: rules: the last rule must be a default with an empty "when"');
+    assert.equal(err.message, `Invalid routing policy (MODEL_ROUTER_POLICIES=${path}): rules: the last rule must be a default with an empty "when"`);
   });
 
   it('rejects a policy rule that names a model missing from the catalog', () => {
     const rules = [{ id: 'code-named', description: 'Named model.', when: { taskType: ['code'] }, route: { model: 'gpt-4o' } }, fallback];
     // gpt-4o is in the default catalog but not in this one.
-    const err = loadError({ MODEL_ROUTER_CATALOG: writeJson(goodCatalog), MODEL_ROUTER_POLICIES: writeJson(policy(rules)) });
+    const path = writeJson(policy(rules));
+    const err = loadError({ MODEL_ROUTER_CATALOG: writeJson(goodCatalog), MODEL_ROUTER_POLICIES: path });
     assert.ok(err instanceof ValidationError);
-    assert.equal(err.message, 'Invalid routing policy: rules.0.route.model: "gpt-4o" is not in the catalog');
+    assert.equal(err.message, `Invalid routing policy (MODEL_ROUTER_POLICIES=${path}): rules.0.route.model: "gpt-4o" is not in the catalog`);
     // The same policy loads against a catalog that has the model.
     assert.equal(rulesOf(loadRouterConfig({ MODEL_ROUTER_POLICIES: writeJson(policy(rules)) }).policies.get('custom'))[0]!.id, 'code-named');
   });
@@ -131,5 +135,103 @@ describe('loadRouterConfig', () => {
       plain.catalog.models.map(({ provider: _provider, ...rest }) => rest),
     );
     assert.deepEqual(loadRouterConfig({ MODEL_ROUTER_PROVIDER: 'openai' }).catalog.models.map((m) => m.provider), ['openai', 'openai', 'openai']);
+  });
+
+  it('rejects two policy files with the same id, naming both files, the field and the rule', () => {
+    const first = writeJson(policy([fallback], 'same'));
+    const second = writeJson(policy([fallback], 'same'));
+    const err = loadError({ MODEL_ROUTER_POLICIES: `${first},${second}` });
+    assert.ok(err instanceof ValidationError);
+    assert.equal(err.message, `Invalid routing policy (MODEL_ROUTER_POLICIES=${second}): id: duplicate policy id "same", already used by routing policy (MODEL_ROUTER_POLICIES=${first})`);
+  });
+
+  it('rejects a tier name that contradicts the tier order, naming the file, the field and both models', () => {
+    const path = writeJson({ models: [model('cheap', { tier: 1, tierName: 'large' }), model('strong', { tier: 3, tierName: 'small' })] });
+    const err = loadError({ MODEL_ROUTER_CATALOG: path });
+    assert.ok(err instanceof ValidationError);
+    assert.equal(
+      err.message,
+      `Invalid model catalog (MODEL_ROUTER_CATALOG=${path}): models.1.tierName: "small" at tier 3 does not match "large" at tier 1 (models.0): ` +
+        'models of one tier share a tier name, and a higher tier must not have a weaker one',
+    );
+    // Two names for one tier are refused too; one name for two tiers is fine.
+    assert.match(loadError({ MODEL_ROUTER_CATALOG: writeJson({ models: [model('a'), model('b', { tierName: 'medium' })] }) }).message, /models\.1\.tierName: "medium" at tier 1 does not match "small" at tier 1/);
+    assert.equal(loadRouterConfig({ MODEL_ROUTER_CATALOG: writeJson({ models: [model('a'), model('b', { tier: 2 })] }) }).catalog.models.length, 2);
+  });
+
+  it('rejects an absurd price, naming the file, the field and the bound', () => {
+    const path = writeJson({ models: [model('cheap', { inputUsdPer1M: 1e300 })] });
+    const err = loadError({ MODEL_ROUTER_CATALOG: path });
+    assert.ok(err instanceof ValidationError);
+    assert.equal(err.message, `Invalid model catalog (MODEL_ROUTER_CATALOG=${path}): models.0.inputUsdPer1M: must be at most 10000 (USD per 1M tokens)`);
+  });
+
+  it('names the field and the allowed tiers for a rule routed to an unknown tier', () => {
+    const path = writeJson(policy([{ ...fallback, route: { tier: 'huge' } }]));
+    const err = loadError({ MODEL_ROUTER_POLICIES: path });
+    assert.ok(err instanceof ValidationError);
+    assert.equal(err.message, `Invalid routing policy (MODEL_ROUTER_POLICIES=${path}): rules.0.route.tier: must be one of "small", "medium", "large", got "huge"`);
+  });
+
+  it('names the policy file, the field and the missing artefact file', () => {
+    const missing = join(dir, 'no-such-artefact.json');
+    const path = writeJson({ id: 'learned', version: 'v1', strategy: 'classifier', gate: { threshold: 0.9 }, maxEscalations: 1, classifier: { artefactPath: missing } });
+    const err = loadError({ MODEL_ROUTER_POLICIES: path });
+    assert.ok(err instanceof ValidationError);
+    assert.equal(err.message, `Invalid routing policy (MODEL_ROUTER_POLICIES=${path}): classifier.artefactPath: cannot read "${missing}": no such file`);
+  });
+});
+
+/** wireActivityDeps's error for this environment (default config), asserted to be thrown. */
+function wiringError(env: NodeJS.ProcessEnv): Error {
+  try {
+    wireActivityDeps(loadRouterConfig({}), env).store.close();
+  } catch (err) {
+    assert.ok(err instanceof Error);
+    return err;
+  }
+  return assert.fail('the environment was accepted');
+}
+
+describe('wireActivityDeps', () => {
+  it('rejects an OPENAI_BASE_URL that is not an http(s) URL, naming the variable and the rule', () => {
+    assert.equal(wiringError({ OPENAI_BASE_URL: 'not-a-url' }).message, 'OPENAI_BASE_URL: must be an absolute http:// or https:// URL (e.g. https://api.openai.com/v1), got "not-a-url"');
+    assert.equal(wiringError({ OPENAI_BASE_URL: 'ftp://models.example/v1' }).message, 'OPENAI_BASE_URL: must use http:// or https://, got "ftp://models.example/v1"');
+  });
+
+  it('never repeats the credentials of an OPENAI_BASE_URL in its error', () => {
+    for (const url of ['https://admin:s3cret@models.example/v1', 'admin:s3cret@models.example', 'ftp://admin:s3cret@models.example']) {
+      const { message } = wiringError({ OPENAI_BASE_URL: url });
+      assert.match(message, /^OPENAI_BASE_URL: must/);
+      assert.doesNotMatch(message, /s3cret|admin/, message);
+    }
+  });
+
+  it('rejects a directory as the decision log, naming the variable and the rule', () => {
+    const logDir = join(dir, 'a-directory');
+    mkdirSync(logDir);
+    assert.equal(wiringError({ MODEL_ROUTER_DECISION_LOG: logDir }).message, `MODEL_ROUTER_DECISION_LOG: "${logDir}" is a directory: the decision log must be a SQLite file (e.g. .model-router/decision-log.db)`);
+  });
+
+  it('rejects a decision log under /proc or /sys before SQLite can spin on it', () => {
+    for (const [path, root] of [['/proc/self/decision-log.db', '/proc'], ['/proc/self/status', '/proc'], ['/sys/kernel/decision-log.db', '/sys']] as const) {
+      assert.equal(wiringError({ MODEL_ROUTER_DECISION_LOG: path }).message, `MODEL_ROUTER_DECISION_LOG: "${path}" is under ${root}: the decision log must be a SQLite file on a real filesystem`);
+    }
+  });
+
+  it('rejects a decision log in a directory this process cannot write', { skip: process.getuid?.() === 0 && 'root can write anywhere' }, () => {
+    const locked = join(dir, 'locked');
+    mkdirSync(locked);
+    chmodSync(locked, 0o500);
+    const path = join(locked, 'sub', 'decision-log.db');
+    assert.equal(wiringError({ MODEL_ROUTER_DECISION_LOG: path }).message, `MODEL_ROUTER_DECISION_LOG: "${path}" cannot be created: ${locked} is not writable by this process`);
+  });
+
+  it('opens a decision log whose directories do not exist yet', () => {
+    const path = join(dir, 'new', 'nested', 'decision-log.db');
+    const { store } = wireActivityDeps(loadRouterConfig({}), { MODEL_ROUTER_DECISION_LOG: path });
+    assert.equal(store.path, path);
+    assert.equal(store.count(), 0);
+    store.close();
   });
 });

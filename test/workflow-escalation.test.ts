@@ -4,7 +4,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ActivityDeps } from '../src/activities';
 import type { RouteRequestInput } from '../src/domain/request';
 import type { DecisionLog } from '../src/domain/results';
-import { RouterClient } from '../src/client';
+import { RouteFailedError, RouterClient } from '../src/client';
 import { priceTokens } from '../src/domain/cost';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { defaultPolicies, testCatalog } from './helpers/catalog';
@@ -162,10 +162,10 @@ describe('routeRequest on the time-skipping server', () => {
     const allDown = () => ({ status: 400, json: { error: { message: 'account suspended' } } });
     await assert.rejects(
       run(scriptedModels({ script: { 'small-model': allDown, 'medium-model': allDown, 'large-model': allDown } }), request),
-      (err: Error & { cause?: Error & { type?: string } }) => {
-        assert.equal(err.name, 'WorkflowFailedError');
-        assert.equal(err.cause?.type, 'AllModelsFailed');
-        assert.match(err.cause?.message ?? '', /small-model: InvalidRequest.*account suspended/);
+      (err: unknown) => {
+        assert.ok(err instanceof RouteFailedError, `expected a RouteFailedError, got ${String(err)}`);
+        assert.equal(err.type, 'AllModelsFailed');
+        assert.match(err.message, /^no model answered request all-down: small-model: InvalidRequest.*account suspended/);
         return true;
       },
     );

@@ -31,9 +31,7 @@ export class FileContentStore implements ContentStore {
   constructor(
     readonly dir: string,
     private readonly codec?: PayloadCodec,
-  ) {
-    mkdirSync(dir, { recursive: true });
-  }
+  ) {}
 
   async put(text: string): Promise<string> {
     const sha256 = sha256Hex(text);
@@ -45,6 +43,7 @@ export class FileContentStore implements ContentStore {
       metadata: Object.fromEntries(Object.entries(stored!.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
       data: Buffer.from(stored!.data ?? new Uint8Array()).toString('base64'),
     });
+    mkdirSync(this.dir, { recursive: true });
     const tmp = `${file}.${randomUUID()}.tmp`;
     writeFileSync(tmp, body, { mode: 0o600 });
     renameSync(tmp, file);

@@ -3,6 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { validateRouteRequest } from '../client';
+import type { RouteRequest } from '../domain/request';
+import type { DecisionLog } from '../domain/results';
+import { TASK_QUEUE } from '../domain/taskQueue';
 import { ValidationError } from '../domain/validation';
 import { PROJECT_ROOT } from '../servers/binaries';
 import { runWorker } from '../worker/main';
@@ -22,6 +25,7 @@ import { offPolicyEstimate, offPolicyTarget } from '../analytics/offPolicy';
 import { escalationLadder } from '../routing/ladder';
 import { loadRouterConfig } from '../worker/config';
 import { progressBar } from './progress';
+import { promptOption } from './promptInput';
 import { openSession } from '../worker/session';
 import { installQuietRuntime } from '../worker/runtime';
 import { untilInterrupted } from './signals';
@@ -33,10 +37,11 @@ Commands:
                                     workflows on an embedded dev server; print decisions and the routing metrics;
                                     then stream 260 more through the bandit beside the rules, to show it learning.
                                     Without --json, keeps the server and Web UI up until Ctrl-C.
-  route --prompt TEXT [--task-type T] [--domain D] [--field-count N] [--request-id ID] [--policy ID]
-        [--address HOST:PORT] [--json]
-                                    Route one request and print its decision log. Uses the server at --address
-                                    (or TEMPORAL_ADDRESS), else an embedded dev server.
+  route (--prompt TEXT | --prompt-file FILE|-) [--task-type T] [--domain D] [--field-count N] [--request-id ID]
+        [--policy ID] [--address HOST:PORT] [--json]
+                                    Route one request and print its decision log. With --address (or
+                                    TEMPORAL_ADDRESS) the workers deployed there route it; else an embedded dev
+                                    server with a worker of its own. --prompt-file - reads the prompt from stdin.
   dev [--port 7233] [--ui-port 8233] [--db FILE] [--codec-endpoint URL]
                                     A local Temporal dev server with the Web UI, plus a router worker.
                                     With --codec-endpoint, the UI decrypts payloads through that codec server.
@@ -67,10 +72,13 @@ Environment: OPENAI_BASE_URL, OPENAI_API_KEY, MODEL_ROUTER_PROVIDER, MODEL_ROUTE
 MODEL_ROUTER_JUDGE_MODEL, MODEL_ROUTER_REPLAY_FILES, MODEL_ROUTER_DECISION_LOG, MODEL_ROUTER_CODEC_KEYS,
 MODEL_ROUTER_CODEC_KEY_FILE (see README).`;
 
+/** Decimal digits only: Number() alone would read "" as 0, "0x10" as 16, and take "1e3" and " 5". */
 function intOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n)) throw new ValidationError('command line', [{ path: `--${name}`, message: `must be a whole number, got "${value}"` }]);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new ValidationError('command line', [{ path: `--${name}`, message: `must be a whole number in decimal digits, got "${value}"` }]);
+  }
   return n;
 }
 
@@ -79,6 +87,7 @@ async function route(args: string[]): Promise<void> {
     args,
     options: {
       prompt: { type: 'string' },
+      'prompt-file': { type: 'string' },
       'task-type': { type: 'string' },
       domain: { type: 'string' },
       'field-count': { type: 'string' },
@@ -89,28 +98,44 @@ async function route(args: string[]): Promise<void> {
     },
   });
   const fieldCount = intOption(values['field-count'], 'field-count');
+  const prompt = await promptOption(values);
   // Validated before anything starts, so a bad flag names its field and no server is spun up for it.
   const request = validateRouteRequest({
     requestId: values['request-id'] ?? `cli-${randomUUID()}`,
-    prompt: values.prompt,
+    prompt,
     ...(values['task-type'] !== undefined ? { taskType: values['task-type'] } : {}),
     ...(values.domain !== undefined ? { domain: values.domain } : {}),
     ...(fieldCount !== undefined ? { fieldCount } : {}),
     ...(values.policy !== undefined ? { policyId: values.policy } : {}),
   });
-  const address = values.address ?? process.env.TEMPORAL_ADDRESS;
-  const session = await openSession(address ? { address } : {});
-  try {
-    const log = await session.worker.runUntil(session.router.route(request));
-    if (values.json) {
-      console.log(JSON.stringify(log, null, 2));
-    } else {
-      console.log(`${log.requestId}: ${log.selectedModel} → ${log.finalModel} (${log.passed ? 'passed' : 'failed'} gate, score ${log.qualityScore.toFixed(2)}), cost $${log.costUsd.toFixed(6)} [${log.origin}]`);
-      console.log(`why: ${log.decision.reason}`);
-      console.log(`answer: ${log.answer}`);
+  const log = await routeOnce(request, values.address ?? process.env.TEMPORAL_ADDRESS);
+  if (values.json) {
+    console.log(JSON.stringify(log, null, 2));
+  } else {
+    console.log(`${log.requestId}: ${log.selectedModel} → ${log.finalModel} (${log.passed ? 'passed' : 'failed'} gate, score ${log.qualityScore.toFixed(2)}), cost $${log.costUsd.toFixed(6)} [${log.origin}]`);
+    console.log(`why: ${log.decision.reason}`);
+    console.log(`answer: ${log.answer}`);
+  }
+}
+
+/**
+ * With an address, the workers deployed there execute the request (their providers, keys and decision log); this
+ * process runs a worker only for the embedded server it starts and owns.
+ */
+async function routeOnce(request: RouteRequest, address: string | undefined): Promise<DecisionLog> {
+  if (address) {
+    const remote = await openSession({ address });
+    try {
+      return await remote.router.route(request);
+    } finally {
+      await remote.close();
     }
+  }
+  const embedded = await openSession();
+  try {
+    return await embedded.worker.runUntil(embedded.router.route(request));
   } finally {
-    await session.close();
+    await embedded.close();
   }
 }
 
@@ -123,7 +148,8 @@ async function dev(args: string[]): Promise<void> {
   const uiPort = intOption(values['ui-port'], 'ui-port') ?? 8233;
   const dbFilename = values.db ?? join(PROJECT_ROOT, '.model-router', 'temporal-dev.db');
   const codecEndpoint = values['codec-endpoint'];
-  const session = await openSession({ embedded: { port, uiPort, dbFilename, ...(codecEndpoint ? { codecEndpoint } : {}) } });
+  // The shared task queue: this server is there for other clients (`route --address`) to route through.
+  const session = await openSession({ embedded: { port, uiPort, dbFilename, ...(codecEndpoint ? { codecEndpoint } : {}) }, taskQueue: process.env.MODEL_ROUTER_TASK_QUEUE ?? TASK_QUEUE });
   console.log(`Temporal dev server: ${session.address} (runs kept in ${dbFilename})`);
   console.log(`Temporal Web UI:     ${session.uiUrl}`);
   console.log(`Router worker polling task queue "${session.worker.options.taskQueue}". Ctrl-C to stop.`);
@@ -137,7 +163,8 @@ async function dev(args: string[]): Promise<void> {
 function numberOption(value: string | undefined, name: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+  // Decimal notation only, as for intOption ("0x10" and " 5" are typos, not numbers).
+  if (!/^[0-9]*\.?[0-9]+(e[-+]?[0-9]+)?$|^[0-9]+\.$/i.test(value) || !Number.isFinite(n) || n < min || n > max) {
     throw new ValidationError('command line', [{ path: `--${name}`, message: `must be a number from ${min} to ${max}, got "${value}"` }]);
   }
   return n;
@@ -315,7 +342,7 @@ async function bench(args: string[]): Promise<void> {
   };
   if (options.outcomes < 1) throw new ValidationError('command line', [{ path: '--outcomes', message: `must be at least 1, got ${options.outcomes}` }]);
   if (options.concurrency < 1) throw new ValidationError('command line', [{ path: '--concurrency', message: `must be at least 1, got ${options.concurrency}` }]);
-  const session = await openSession(values.address ? { address: values.address } : {});
+  const session = await openSession(values.address ? { address: values.address, privateWorker: true } : {});
   try {
     const result = await benchBandit(session, options);
     if (values.json) {

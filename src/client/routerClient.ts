@@ -1,5 +1,6 @@
-import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { RouteRequestSchema, type RouteRequest, type RouteRequestInput } from '../domain/request';
+import { requestFingerprint } from '../domain/requestFingerprint';
 import type { DecisionLog } from '../domain/results';
 import { parseOrThrow } from '../domain/validation';
 import { TASK_QUEUE } from '../domain/taskQueue';
@@ -10,6 +11,7 @@ import { ValidationError } from '../domain/validation';
 import type { AdminChange, BanditSummary } from '../routing/strategies/bandit/types';
 import type { banditFeedback, routeRequest } from '../workflows';
 import { banditAdminUpdate, banditViewQuery, type BanditStateView } from '../workflows/banditState';
+import { RequestConflictError, RouteFailedError } from './errors';
 
 export { routeWorkflowId } from '../domain/workflowIds';
 
@@ -23,6 +25,23 @@ export interface RouterClientOptions {
   taskQueue?: string;
   /** Where prompts too large for the history go (shared with the workers); without one they are refused. */
   contentStore?: ContentStore;
+  /**
+   * The policy ids the workers serve, when the caller knows them (a session with its own worker): an unknown
+   * policyId is then refused before anything starts. Without them the workflow's UnknownPolicy failure says so.
+   */
+  knownPolicies?: readonly string[];
+}
+
+/** The memo key of the fingerprint a route workflow is started with. */
+export const REQUEST_FINGERPRINT_MEMO = 'requestFingerprint';
+
+/** A workflow failure no retry can fix, as a RouteFailedError carrying the failure's own message; else undefined. */
+function routeFailure(err: unknown, workflowId: string): RouteFailedError | undefined {
+  if (!(err instanceof WorkflowFailedError)) return undefined;
+  let cause = err.cause;
+  while (cause instanceof ActivityFailure) cause = cause.cause;
+  if (!(cause instanceof ApplicationFailure) || !cause.nonRetryable) return undefined;
+  return new RouteFailedError(cause.message, cause.type ?? 'Error', workflowId, { cause: err });
 }
 
 /** The backend's entry point: one durable routing workflow per requestId. */
@@ -30,23 +49,32 @@ export class RouterClient {
   private readonly client: Client;
   private readonly taskQueue: string;
   private readonly contentStore: ContentStore | undefined;
+  private readonly knownPolicies: readonly string[] | undefined;
 
   constructor(options: RouterClientOptions) {
     this.client = options.client;
     this.taskQueue = options.taskQueue ?? TASK_QUEUE;
     this.contentStore = options.contentStore;
+    this.knownPolicies = options.knownPolicies;
   }
 
   /**
-   * Starts routing, or — when this requestId is running or has completed — returns the handle of the run that has
-   * it, so a retried request never pays for a second model call.
+   * Starts routing, or — when this requestId is running or has completed with the same content — returns the
+   * handle of the run that has it, so a retried request never pays for a second model call. The same requestId
+   * with different content throws a RequestConflictError.
    */
   async startRoute(input: RouteRequestInput): Promise<WorkflowHandle<typeof routeRequest>> {
     const validated = validateRouteRequest(input);
+    const fingerprint = requestFingerprint(validated);
+    if (this.knownPolicies && !this.knownPolicies.includes(validated.policyId)) {
+      throw new ValidationError('RouteRequest', [{ path: 'policyId', message: `unknown policy "${validated.policyId}" (known: ${this.knownPolicies.join(', ')})` }]);
+    }
+    // Fingerprinted on the content itself; only then may a large prompt leave for the content store.
     const request = await checkIn(validated, this.contentStore);
     const workflowId = routeWorkflowId(request.requestId);
+    let handle: WorkflowHandle<typeof routeRequest>;
     try {
-      return await this.client.workflow.start<typeof routeRequest>('routeRequest', {
+      handle = await this.client.workflow.start<typeof routeRequest>('routeRequest', {
         args: [request],
         taskQueue: this.taskQueue,
         workflowId,
@@ -54,18 +82,32 @@ export class RouterClient {
         // one that failed (all models down, terminated) may run again, so the caller can retry it.
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+        memo: { [REQUEST_FINGERPRINT_MEMO]: fingerprint },
         staticSummary: `route ${request.taskType} request ${request.requestId} (${request.domain}, policy ${request.policyId})`,
       });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return this.client.workflow.getHandle<typeof routeRequest>(workflowId);
-      throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      handle = this.client.workflow.getHandle<typeof routeRequest>(workflowId);
     }
+    // The start does not say whether it joined an existing run, so the run's own fingerprint is read back. A run
+    // started before fingerprints were recorded has none and is joined as before.
+    const { memo } = await handle.describe();
+    const existing = memo?.[REQUEST_FINGERPRINT_MEMO];
+    if (typeof existing === 'string' && existing !== fingerprint) throw new RequestConflictError(request.requestId, workflowId);
+    return handle;
   }
 
-  /** Starts (or joins) the request's workflow and waits for its decision log. */
+  /**
+   * Starts (or joins) the request's workflow and waits for its decision log. A failure no retry can fix (an
+   * unknown policy, every model failed) throws a RouteFailedError with the failure's message.
+   */
   async route(input: RouteRequestInput): Promise<DecisionLog> {
     const handle = await this.startRoute(input);
-    return handle.result();
+    try {
+      return await handle.result();
+    } catch (err) {
+      throw routeFailure(err, handle.workflowId) ?? err;
+    }
   }
 
   /** A policy's bandit state as its workflow sees it: arms, their rewards, counters, history length. */

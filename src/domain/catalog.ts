@@ -5,6 +5,10 @@ import { TIER_NAMES } from './tiers';
 export { TIER_NAMES, type TierName } from './tiers';
 export const TierNameSchema = z.enum(TIER_NAMES);
 
+/** A price above this is a unit mistake (per token, per 1K) or a typo, and would make every cost comparison meaningless. */
+export const MAX_USD_PER_1M = 10_000;
+const UsdPer1MSchema = z.number().nonnegative().max(MAX_USD_PER_1M, `must be at most ${MAX_USD_PER_1M} (USD per 1M tokens)`);
+
 export const ModelSpecSchema = z
   .object({
     id: z.string().min(1).max(128),
@@ -12,8 +16,8 @@ export const ModelSpecSchema = z
     /** Capability order: a higher tier is a stronger model. */
     tier: z.number().int().min(1).max(10),
     tierName: TierNameSchema,
-    inputUsdPer1M: z.number().nonnegative(),
-    outputUsdPer1M: z.number().nonnegative(),
+    inputUsdPer1M: UsdPer1MSchema,
+    outputUsdPer1M: UsdPer1MSchema,
     contextWindow: z.number().int().positive(),
     timeouts: z
       .object({
@@ -41,6 +45,20 @@ export const CatalogSchema = z
     catalog.models.forEach((m, i) => {
       if (seen.has(m.id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models', i, 'id'], message: `duplicate model id "${m.id}"` });
       seen.add(m.id);
+    });
+    // Escalation climbs by tier and rules pick by tier name: the two orders must agree, or "large" could be weaker.
+    const rank = (m: ModelSpec) => TIER_NAMES.indexOf(m.tierName);
+    catalog.models.forEach((m, i) => {
+      const j = catalog.models.findIndex((o, k) => (o.tier === m.tier ? k < i && rank(o) !== rank(m) : o.tier < m.tier && rank(o) > rank(m)));
+      const other = catalog.models[j];
+      if (!other) return;
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['models', i, 'tierName'],
+        message:
+          `"${m.tierName}" at tier ${m.tier} does not match "${other.tierName}" at tier ${other.tier} (models.${j}): ` +
+          'models of one tier share a tier name, and a higher tier must not have a weaker one',
+      });
     });
   });
 export type Catalog = z.infer<typeof CatalogSchema>;

@@ -27,13 +27,23 @@ function describeIssue(issue: z.ZodIssue): string {
   }
 }
 
+/**
+ * zod reports a value that matches no member of a union as a bare "Invalid input". When exactly one member has the
+ * value's shape (no unknown keys), the value meant that member: its own issues say what is wrong.
+ */
+function explainUnion(issue: z.ZodIssue): z.ZodIssue[] {
+  if (issue.code !== 'invalid_union') return [issue];
+  const shaped = issue.unionErrors.filter((e) => !e.issues.some((i) => i.code === 'unrecognized_keys'));
+  return shaped.length === 1 ? shaped[0]!.issues.flatMap(explainUnion) : [issue];
+}
+
 /** Parses `input` with `schema`, or throws a ValidationError that names each field and rule. */
 export function parseOrThrow<S extends z.ZodTypeAny>(schema: S, input: unknown, subject: string): z.infer<S> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   throw new ValidationError(
     subject,
-    parsed.error.issues.map((issue) => ({
+    parsed.error.issues.flatMap(explainUnion).map((issue) => ({
       path: issue.path.length > 0 ? issue.path.join('.') : '(root)',
       message: describeIssue(issue),
     })),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { CatalogSchema, type Catalog } from '../domain/catalog';
-import { parseOrThrow } from '../domain/validation';
+import { parseOrThrow, ValidationError } from '../domain/validation';
 import { fileStrategyEnv } from '../activities/fileCache';
 import { escalationLadder } from '../routing/ladder';
 import { RoutingPolicySchema, strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
@@ -30,22 +30,35 @@ function readJson(path: string, envVar: string): unknown {
  * MODEL_ROUTER_PROVIDER sends every catalog model to one provider (e.g. "openai" for a real endpoint).
  */
 export function loadRouterConfig(env: NodeJS.ProcessEnv = process.env): RouterConfig {
+  const catalogSubject = env.MODEL_ROUTER_CATALOG ? `model catalog (MODEL_ROUTER_CATALOG=${env.MODEL_ROUTER_CATALOG})` : 'model catalog (config/catalog.json)';
   const catalogInput = env.MODEL_ROUTER_CATALOG ? readJson(env.MODEL_ROUTER_CATALOG, 'MODEL_ROUTER_CATALOG') : defaultCatalog;
-  let catalog = parseOrThrow(CatalogSchema, catalogInput, 'model catalog');
+  let catalog = parseOrThrow(CatalogSchema, catalogInput, catalogSubject);
   if (env.MODEL_ROUTER_PROVIDER) {
     const provider = env.MODEL_ROUTER_PROVIDER;
     catalog = { models: catalog.models.map((m) => ({ ...m, provider })) };
   }
-  const policyInputs = env.MODEL_ROUTER_POLICIES
-    ? env.MODEL_ROUTER_POLICIES.split(',').map((p) => readJson(p.trim(), 'MODEL_ROUTER_POLICIES'))
-    : [defaultPolicy, banditPolicy];
+  const policySources: { subject: string; input: unknown }[] = env.MODEL_ROUTER_POLICIES
+    ? env.MODEL_ROUTER_POLICIES.split(',').map((p) => ({ subject: `routing policy (MODEL_ROUTER_POLICIES=${p.trim()})`, input: readJson(p.trim(), 'MODEL_ROUTER_POLICIES') }))
+    : [
+        { subject: 'routing policy (config/default-policy.json)', input: defaultPolicy },
+        { subject: 'routing policy (config/bandit-policy.json)', input: banditPolicy },
+      ];
   const strategyEnv = fileStrategyEnv(escalationLadder(catalog.models));
   const policies = new Map<string, RoutingPolicy>();
-  for (const input of policyInputs) {
-    const policy = parseOrThrow(RoutingPolicySchema, input, 'routing policy');
-    // A rule naming a missing model, or an artefact trained for another catalog, would fail every request it meets.
-    strategyOf(policy).check?.(policy, strategyEnv);
+  const subjects = new Map<string, string>();
+  for (const { subject, input } of policySources) {
+    const policy = parseOrThrow(RoutingPolicySchema, input, subject);
+    // Requests name a policy by id: a second file with the same id would silently replace the first.
+    const first = subjects.get(policy.id);
+    if (first) throw new ValidationError(subject, [{ path: 'id', message: `duplicate policy id "${policy.id}", already used by ${first}` }]);
+    try {
+      // A rule naming a missing model, or an artefact trained for another catalog, would fail every request it meets.
+      strategyOf(policy).check?.(policy, strategyEnv);
+    } catch (err) {
+      throw err instanceof ValidationError ? new ValidationError(subject, err.issues) : err;
+    }
     policies.set(policy.id, policy);
+    subjects.set(policy.id, subject);
   }
   return { catalog, policies, strategyEnv };
 }

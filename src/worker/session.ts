@@ -1,66 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { installQuietRuntime } from './runtime';
-import { join } from 'node:path';
 import { RouterClient } from '../client';
-import { dataConverterFromEnv } from '../codec';
+import { dataConverterFromEnv, payloadCodecFromEnv } from '../codec';
+import type { DataConverter } from '@temporalio/common';
+import { FileContentStore } from '../claimCheck/contentStore';
+import { TASK_QUEUE } from '../domain/taskQueue';
 import { PROJECT_ROOT } from '../servers/binaries';
 import { startLocalServer, type LocalServerOptions } from '../servers/localServer';
 import { loadRouterConfig } from './config';
 import { createRouterWorker } from './createWorker';
 import { workflowCode } from './bundle';
-import { wireActivityDeps, type Wiring } from './wiring';
+import { DEFAULT_CONTENT_DIR, wireActivityDeps, type Wiring } from './wiring';
 
-/** A Temporal server (embedded or remote), one in-process worker, and a client: what every CLI command needs. */
-export interface RouterSession {
+/** A client of a Temporal server: what `route --address` needs. The server's own workers execute the requests. */
+export interface ClientSession {
   router: RouterClient;
   client: Client;
-  nativeConnection: NativeConnection;
-  worker: Worker;
-  wiring: Wiring;
   address: string;
-  uiUrl?: string;
   close(): Promise<void>;
 }
 
-export interface SessionOptions {
-  /** Connect here instead of starting an embedded dev server. */
-  address?: string;
+/** A server with one in-process router worker (configured from this process's environment), and a client. */
+export interface RouterSession extends ClientSession {
+  nativeConnection: NativeConnection;
+  worker: Worker;
+  wiring: Wiring;
+  uiUrl?: string;
+}
+
+/** A Temporal server this process did not start: its task queue belongs to the workers deployed there. */
+export interface RemoteSessionOptions {
+  address: string;
+  /**
+   * Also run an in-process worker (benchmarks), on a private task queue so that it never takes the deployed
+   * workers' tasks and never answers their requests with this process's configuration.
+   */
+  privateWorker?: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** An embedded dev server, owned by this session. */
+export interface EmbeddedSessionOptions {
   embedded?: LocalServerOptions;
+  /**
+   * The worker's task queue. A private one by default, so a session can never serve or steal another's tasks;
+   * `dev` gives the shared one, since its server is there for other clients to route through.
+   */
+  taskQueue?: string;
   decisionLogPath?: string;
   env?: NodeJS.ProcessEnv;
 }
 
-export async function openSession(options: SessionOptions = {}): Promise<RouterSession> {
+/** A refused or silent address fails within this, instead of the SDK's longer default. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+const privateTaskQueue = () => `${TASK_QUEUE}-${randomUUID()}`;
+
+async function connectClient(address: string, namespace: string, dataConverter: DataConverter): Promise<{ client: Client; connection: Connection }> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: CONNECT_TIMEOUT_MS });
+    return { client: new Client({ connection, namespace, dataConverter }), connection };
+  } catch (err) {
+    throw new Error(`cannot reach Temporal at ${address}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Client only: nothing of this process's router configuration (providers, decision log) is opened. */
+async function openClientSession(options: RemoteSessionOptions): Promise<ClientSession> {
+  const env = options.env ?? process.env;
+  const { client, connection } = await connectClient(options.address, env.TEMPORAL_NAMESPACE ?? 'default', dataConverterFromEnv(env));
+  // Large prompts go to the content store the deployed workers share (MODEL_ROUTER_CONTENT_DIR), encrypted as they are.
+  const contentStore = new FileContentStore(env.MODEL_ROUTER_CONTENT_DIR || DEFAULT_CONTENT_DIR, payloadCodecFromEnv(env));
+  return {
+    router: new RouterClient({ client, taskQueue: env.MODEL_ROUTER_TASK_QUEUE ?? TASK_QUEUE, contentStore }),
+    client,
+    address: options.address,
+    close: () => connection.close(),
+  };
+}
+
+export function openSession(options: RemoteSessionOptions & { privateWorker?: false }): Promise<ClientSession>;
+export function openSession(options?: EmbeddedSessionOptions | (RemoteSessionOptions & { privateWorker: true })): Promise<RouterSession>;
+export async function openSession(options: EmbeddedSessionOptions | RemoteSessionOptions = {}): Promise<ClientSession | RouterSession> {
+  if ('address' in options && !options.privateWorker) return openClientSession(options);
   const env = options.env ?? process.env;
   installQuietRuntime();
   const config = loadRouterConfig(env);
   const dataConverter = dataConverterFromEnv(env);
-  const wiring = wireActivityDeps(config, env, options.decisionLogPath ? { decisionLogPath: options.decisionLogPath } : {});
+  // Wired before any server starts, so a configuration error stops here with nothing to tear down.
+  const wiring = wireActivityDeps(config, env, 'decisionLogPath' in options && options.decisionLogPath ? { decisionLogPath: options.decisionLogPath } : {});
 
   let client: Client;
   let nativeConnection: NativeConnection;
   let address: string;
   let uiUrl: string | undefined;
-  let stopServer = async () => {};
-  if (options.address) {
+  let stopServer: () => Promise<void>;
+  let taskQueue: string;
+  if ('address' in options) {
     address = options.address;
-    const connection = await Connection.connect({ address });
-    client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE ?? 'default', dataConverter });
+    taskQueue = privateTaskQueue();
+    const remote = await connectClient(address, env.TEMPORAL_NAMESPACE ?? 'default', dataConverter);
+    client = remote.client;
     nativeConnection = await NativeConnection.connect({ address });
     stopServer = async () => {
-      await connection.close();
+      await remote.connection.close();
       await nativeConnection.close();
     };
   } else {
+    taskQueue = options.taskQueue ?? privateTaskQueue();
     const local = await startLocalServer({ logFile: join(PROJECT_ROOT, '.model-router', 'temporal-server.log'), dataConverter, ...options.embedded });
     ({ client, nativeConnection, address, uiUrl } = local);
     stopServer = () => local.teardown();
   }
 
-  const worker = await createRouterWorker({ connection: nativeConnection, client, deps: wiring.deps, workflows: workflowCode(), dataConverter });
+  const worker = await createRouterWorker({ connection: nativeConnection, client, taskQueue, deps: wiring.deps, workflows: workflowCode(), dataConverter });
   return {
-    router: new RouterClient({ client, contentStore: wiring.contentStore }),
+    router: new RouterClient({ client, taskQueue, knownPolicies: [...config.policies.keys()], contentStore: wiring.contentStore }),
     client,
     nativeConnection,
     worker,

@@ -15,6 +15,7 @@ import { PROJECT_ROOT } from '../servers/binaries';
 import type { RouterConfig } from './config';
 import { FileContentStore } from '../claimCheck/contentStore';
 import { payloadCodecFromEnv } from '../codec';
+import { checkDecisionLogPath } from './decisionLogPath';
 
 export const DEFAULT_DECISION_LOG = join(PROJECT_ROOT, '.model-router', 'decision-log.db');
 export const DEFAULT_CONTENT_DIR = join(PROJECT_ROOT, '.model-router', 'content');
@@ -74,7 +75,12 @@ export function wireActivityDeps(
     if (typeof choice === 'object') failoverJudges.set(choice.failover, judgeOn(choice.failover, `routing policy "${policy.id}": gate.onJudgeUnavailable.failover`));
   }
 
-  const decisionLogPath = overrides.decisionLogPath ?? env.MODEL_ROUTER_DECISION_LOG ?? DEFAULT_DECISION_LOG;
+  const [decisionLogPath, setting] = overrides.decisionLogPath
+    ? [overrides.decisionLogPath, 'decision log']
+    : env.MODEL_ROUTER_DECISION_LOG
+      ? [env.MODEL_ROUTER_DECISION_LOG, 'MODEL_ROUTER_DECISION_LOG']
+      : [DEFAULT_DECISION_LOG, 'decision log (default)'];
+  checkDecisionLogPath(decisionLogPath, setting);
   const store = new DecisionLogStore(decisionLogPath);
   const writer = new DecisionLogWriter(decisionLogPath);
   const contentStore = new FileContentStore(env.MODEL_ROUTER_CONTENT_DIR || DEFAULT_CONTENT_DIR, payloadCodecFromEnv(env));

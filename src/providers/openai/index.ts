@@ -38,6 +38,23 @@ const ChatCompletionSchema = z.object({
     .catch(undefined),
 });
 
+/**
+ * OPENAI_BASE_URL, refused at start-up unless it is an http(s) URL without credentials (fetch would refuse those on
+ * every call). The error never repeats a user:password part of the value.
+ */
+function checkedBaseUrl(raw: string): string {
+  const shown = raw.replace(/^.*@/, '***@');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`OPENAI_BASE_URL: must be an absolute http:// or https:// URL (e.g. ${DEFAULT_BASE_URL}), got "${shown}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`OPENAI_BASE_URL: must use http:// or https://, got "${shown}"`);
+  if (url.username || url.password) throw new Error('OPENAI_BASE_URL: must not contain a user name or password (put the key in OPENAI_API_KEY)');
+  return raw;
+}
+
 const ErrorBodySchema = z.object({
   error: z.union([z.string(), z.object({ message: z.string() })]),
 });
@@ -85,7 +102,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
       }
     }
     return new OpenAICompatibleProvider({
-      baseUrl: env.OPENAI_BASE_URL || DEFAULT_BASE_URL,
+      baseUrl: checkedBaseUrl(env.OPENAI_BASE_URL || DEFAULT_BASE_URL),
       apiKey: env.OPENAI_API_KEY,
       requestTimeoutMs,
       ...(env.OPENAI_IDEMPOTENCY_HEADER !== undefined && { idempotencyHeader: env.OPENAI_IDEMPOTENCY_HEADER }),

@@ -2,6 +2,7 @@ import { assertArtefactMatchesCatalog, parseClassifierArtefactJson, type Classif
 import { heldOutByCost } from '../../costRule';
 import { extractFeatures } from '../../features';
 import type { Rung } from '../../ladder';
+import { checkArtefact } from '../artefactCheck';
 import type { StrategyDefinition, StrategyEnv } from '../types';
 import { ClassifierPolicySchema, type ClassifierPolicy } from './policy';
 import { routeByClassifier } from './route';
@@ -29,7 +30,7 @@ export const classifierStrategy: StrategyDefinition<ClassifierPolicy, typeof Cla
   name: 'classifier',
   summary: 'calibrated pass probability per model from a trained artefact, then the cost-derived decision rule',
   policySchema: ClassifierPolicySchema,
-  check: (policy, env) => void loadClassifierArtefact(policy.classifier.artefactPath, env),
+  check: (policy, env) => checkArtefact('classifier.artefactPath', policy.classifier.artefactPath, () => loadClassifierArtefact(policy.classifier.artefactPath, env)),
   create(policy, env) {
     const { artefactPath, lambda, judgeCostRatio } = policy.classifier;
     return {

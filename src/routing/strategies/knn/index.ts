@@ -4,6 +4,7 @@ import { heldOutByCost } from '../../costRule';
 import { extractFeatures } from '../../features';
 import type { Rung } from '../../ladder';
 import { DEFAULT_FEATURE_SETTINGS } from '../../textFeatures';
+import { checkArtefact } from '../artefactCheck';
 import type { StrategyDefinition, StrategyEnv, TrainingExample } from '../types';
 import { indexVectors, knnPassRates, routeByKnn, trainKnn, type KnnIndex } from './knn';
 import { KnnPolicySchema, type KnnPolicy } from './policy';
@@ -54,7 +55,7 @@ export const knnStrategy: StrategyDefinition<KnnPolicy, typeof KnnPolicySchema> 
   name: 'knn',
   summary: 'pass rates among the k most similar training requests (from a trained index), then the cost rule',
   policySchema: KnnPolicySchema,
-  check: (policy, env) => void loadKnn(policy.knn.artefactPath, env),
+  check: (policy, env) => checkArtefact('knn.artefactPath', policy.knn.artefactPath, () => loadKnn(policy.knn.artefactPath, env)),
   create(policy, env) {
     const { artefactPath, lambda, judgeCostRatio } = policy.knn;
     return {

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Worker } from '@temporalio/worker';
+import { spawn } from 'node:child_process';
+import { RouteFailedError } from '../src/client';
+import { DecisionLogStore } from '../src/analytics/decisionLogStore';
+import { TASK_QUEUE } from '../src/domain/taskQueue';
+import { startLocalServer, type LocalServer } from '../src/servers/localServer';
+import { workflowCode } from '../src/worker/bundle';
+import { loadRouterConfig } from '../src/worker/config';
+import { createRouterWorker } from '../src/worker/createWorker';
+import { installQuietRuntime } from '../src/worker/runtime';
+import { openSession } from '../src/worker/session';
+import { wireActivityDeps, type Wiring } from '../src/worker/wiring';
+
+/**
+ * A "production" deployment: a real dev server with a router worker on the shared task queue, writing its own
+ * decision log. A session opened with its address is a client of that deployment, never a second worker on it.
+ */
+
+// openSession installs the CLI's runtime; it must come before anything instantiates the SDK's default one.
+installQuietRuntime();
+
+const dir = mkdtempSync(join(tmpdir(), 'session-test-'));
+const productionLog = join(dir, 'production-decision-log.db');
+const localLog = join(dir, 'local-decision-log.db');
+let server: LocalServer;
+let production: Wiring;
+let productionWorker: Worker;
+let productionRunning: Promise<void>;
+
+const request = (requestId: string) => ({ requestId, prompt: 'Is this about billing or delivery? "charged twice for QS-1182"', taskType: 'classification' }) as const;
+
+before(async () => {
+  server = await startLocalServer();
+  production = wireActivityDeps(loadRouterConfig({}), { MODEL_ROUTER_DECISION_LOG: productionLog });
+  productionWorker = await createRouterWorker({ connection: server.nativeConnection, client: server.client, taskQueue: TASK_QUEUE, deps: production.deps, workflows: workflowCode() });
+  productionRunning = productionWorker.run();
+});
+
+after(async () => {
+  productionWorker.shutdown();
+  await productionRunning;
+  await server.teardown();
+  production.store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
+
+/** The built CLI (npm test builds it first), with a bounded wait. */
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`model-router ${args.join(' ')} did not finish in 60 s; stderr: ${stderr}`));
+    }, 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function workflowPollers(taskQueue: string): Promise<number> {
+  const { pollers } = await server.client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, taskQueueType: 1 });
+  return pollers?.length ?? 0;
+}
+
+describe('openSession', () => {
+  it('with an address is a client: the deployed worker executes the request, this process opens no decision log', async () => {
+    const session = await openSession({ address: server.address, env: { MODEL_ROUTER_DECISION_LOG: localLog } });
+    try {
+      assert.equal('worker' in session, false);
+      const log = await session.router.route(request('session-remote-1'));
+      // Only the production worker polls the shared queue while the session is open.
+      assert.equal(await workflowPollers(TASK_QUEUE), 1);
+      assert.equal(log.requestId, 'session-remote-1');
+      assert.equal(production.store.get('session-remote-1')?.workflowId, 'route-session-remote-1');
+      assert.equal(existsSync(localLog), false, 'the local decision log was never opened');
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('with an address surfaces the deployed worker\'s refusal of an unknown policy as a RouteFailedError', async () => {
+    const session = await openSession({ address: server.address });
+    try {
+      const err = await session.router.route({ ...request('session-unknown-policy'), policyId: 'no-such-policy' }).then(
+        () => assert.fail('the request was routed'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof RouteFailedError, `expected a RouteFailedError, got ${String(err)}`);
+      assert.equal(err.type, 'UnknownPolicy');
+      assert.equal(err.message, 'policyId "no-such-policy" is not configured (known: default, bandit)');
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('route --address: the deployed worker routes it; an unknown policy and a reused requestId are one-line errors', async () => {
+    const env = { MODEL_ROUTER_DECISION_LOG: localLog };
+    const ok = await runCli(['route', '--address', server.address, '--prompt', 'Summarise: the parcel came late.', '--request-id', 'cli-remote-1', '--json'], env);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(production.store.get('cli-remote-1')?.requestId, 'cli-remote-1');
+    assert.equal(existsSync(localLog), false, 'the CLI opened no local decision log');
+
+    const conflict = await runCli(['route', '--address', server.address, '--prompt', 'Summarise: the parcel came early.', '--request-id', 'cli-remote-1'], env);
+    assert.equal(conflict.code, 1);
+    assert.equal(conflict.stderr, 'model-router: requestId "cli-remote-1" was already used for a different request (workflow route-cli-remote-1); a new request needs a new requestId\n');
+
+    const unknown = await runCli(['route', '--address', server.address, '--prompt', 'hello', '--policy', 'no-such-policy'], env);
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.stderr, 'model-router: policyId "no-such-policy" is not configured (known: default, bandit)\n');
+  });
+
+  it('with an address and a private worker serves its own task queue, not the deployed one', async () => {
+    const session = await openSession({ address: server.address, privateWorker: true, env: { MODEL_ROUTER_DECISION_LOG: localLog } });
+    try {
+      const { taskQueue } = session.worker.options;
+      assert.notEqual(taskQueue, TASK_QUEUE);
+      assert.match(taskQueue, /^model-router-[0-9a-f-]{36}$/);
+      await session.worker.runUntil(session.router.route(request('session-private-1')));
+      assert.equal(session.wiring.store.get('session-private-1')?.requestId, 'session-private-1');
+      assert.equal(production.store.get('session-private-1'), undefined);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('embedded runs its worker on a private task queue and routes through it', async () => {
+    const session = await openSession({ env: { MODEL_ROUTER_DECISION_LOG: localLog } });
+    try {
+      assert.notEqual(session.worker.options.taskQueue, TASK_QUEUE);
+      const log = await session.worker.runUntil(session.router.route(request('session-embedded-1')));
+      assert.equal(log.requestId, 'session-embedded-1');
+      assert.equal(session.wiring.store.get('session-embedded-1')?.requestId, 'session-embedded-1');
+    } finally {
+      await session.close();
+    }
+    const store = new DecisionLogStore(localLog);
+    assert.deepEqual(store.all().map((l) => l.requestId).sort(), ['session-embedded-1', 'session-private-1']);
+    store.close();
+  });
+});
