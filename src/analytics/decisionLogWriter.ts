@@ -45,10 +45,11 @@ export class DecisionLogWriter implements DecisionLogSink {
     this.busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     this.maxPending = options.maxPending ?? 1_000;
     this.thread = startThread({ path, busyTimeoutMs: this.busyTimeoutMs });
-    this.thread.unref();
     this.thread.on('message', (reply: WriteReply) => this.settle(reply));
     this.thread.on('error', (err) => this.failAll(err));
     this.thread.on('exit', (code) => this.failAll(new Error(`decision-log writer thread exited (code ${code})`)));
+    // An idle writer does not keep the process alive (after the listeners: adding one refs the thread again).
+    this.thread.unref();
   }
 
   record(log: DecisionLog): Promise<void> {
@@ -57,6 +58,7 @@ export class DecisionLogWriter implements DecisionLogSink {
       return Promise.reject(new DecisionLogWriteError(`decision log ${this.path}: ${this.pending.size} writes already waiting (the file is slow or locked); try again later`));
     }
     const id = this.nextId++;
+    if (this.pending.size === 0) this.thread.ref();
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.thread.postMessage({ id, log } satisfies WriteMessage);
@@ -74,6 +76,7 @@ export class DecisionLogWriter implements DecisionLogSink {
     const waiter = this.pending.get(id);
     if (!waiter) return;
     this.pending.delete(id);
+    if (this.pending.size === 0) this.thread.unref();
     if (error === undefined) return waiter.resolve();
     const reason =
       code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED'

@@ -46,7 +46,7 @@ export async function startCountingProvider(options: { minLatencyMs: number; max
         ? JSON.stringify(
             prompt.includes(ESCALATE_MARKER) && prompt.includes(`fake answer from ${options.cheapestModel}`)
               ? { score: 3, reason: 'fake judge: escalate' }
-              : { score: 9, reason: 'fake judge: fine' },
+              : { score: 10, reason: 'fake judge: fine' },
           )
         : `fake answer from ${body.model}`;
       setTimeout(() => {
