@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,31 +8,10 @@ import { DecisionLogSchema } from '../src/domain/results';
 import { DEMO_REQUESTS } from '../src/demo/requests';
 import { estimateTokens } from '../src/domain/cost';
 import { freePort } from '../src/servers/localServer';
+import { runCli } from './helpers/cli';
 
 const ROOT = join(__dirname, '..');
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
-/** Runs the built CLI as a user would (npm test builds it first), with a bounded wait. */
-function runCli(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: string, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    // A command that fails before reading its input closes the pipe; that is not the test's failure.
-    child.stdin.on('error', () => {});
-    child.stdin.end(stdin ?? '');
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`model-router ${args.join(' ')} did not finish in ${timeoutMs / 1000} s; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('model-router CLI (built, real embedded dev server)', () => {
   it('demo --json routes the whole batch and prints one object with the four metrics', async () => {
@@ -79,7 +57,7 @@ describe('model-router CLI (built, real embedded dev server)', () => {
   });
 
   it('bench chaos --json: a kill -9, a server restart and a SIGTERM deploy; every request once, every repeated call recorded', { timeout: 300_000 }, async () => {
-    const { code, stdout, stderr } = await runCli(['bench', 'chaos', '--trials', '6', '--concurrency', '2', '--json'], {}, undefined, 280_000);
+    const { code, stdout, stderr } = await runCli(['bench', 'chaos', '--trials', '6', '--concurrency', '2', '--json'], { timeoutMs: 280_000 });
     assert.equal(code, 0, stderr);
     const r = JSON.parse(stdout) as { trials: number; completedOnce: number; rowsPerRequest: number; costCountedOnce: number; upstreamCalls: number; repeatedCalls: number; repeatedCallsRecorded: number; faults: Record<string, number> };
     assert.deepEqual(r.faults, { kill: 1, 'kill+server-restart': 1, sigterm: 1 });
@@ -189,7 +167,7 @@ describe('model-router CLI (built, real embedded dev server)', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'cli-prompt-')), 'prompt.txt');
     writeFileSync(file, prompt);
     for (const [source, stdin] of [[file, undefined], ['-', prompt]] as const) {
-      const { code, stdout, stderr } = await runCli(['route', '--prompt-file', source, '--task-type', 'classification', '--json'], {}, stdin);
+      const { code, stdout, stderr } = await runCli(['route', '--prompt-file', source, '--task-type', 'classification', '--json'], stdin === undefined ? {} : { stdin });
       assert.equal(code, 0, stderr);
       const log = DecisionLogSchema.parse(JSON.parse(stdout));
       assert.equal(log.requestFeatures.promptTokens, estimateTokens(prompt), `prompt from ${source}`);
@@ -200,7 +178,7 @@ describe('model-router CLI (built, real embedded dev server)', () => {
     const missing = await runCli(['route', '--prompt-file', '/nonexistent/prompt.txt']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--prompt-file: cannot read "\/nonexistent\/prompt\.txt": ENOENT/);
-    const both = await runCli(['route', '--prompt', 'hello', '--prompt-file', '-'], {}, 'hello');
+    const both = await runCli(['route', '--prompt', 'hello', '--prompt-file', '-'], { stdin: 'hello' });
     assert.equal(both.code, 2);
     assert.match(both.stderr, /--prompt-file: cannot be combined with --prompt/);
   });
@@ -208,7 +186,7 @@ describe('model-router CLI (built, real embedded dev server)', () => {
   it('route --address where nothing answers names the address, without a stack trace or a local decision log', async () => {
     const address = `127.0.0.1:${await freePort()}`;
     const decisionLog = join(mkdtempSync(join(tmpdir(), 'cli-unreachable-')), 'decision-log.db');
-    const { code, stdout, stderr } = await runCli(['route', '--prompt', 'hello', '--address', address], { MODEL_ROUTER_DECISION_LOG: decisionLog });
+    const { code, stdout, stderr } = await runCli(['route', '--prompt', 'hello', '--address', address], { env: { MODEL_ROUTER_DECISION_LOG: decisionLog } });
     assert.equal(code, 1);
     assert.equal(stdout, '');
     assert.match(stderr, new RegExp(`^model-router: cannot reach Temporal at ${address.replace(/\./g, '\\.')}: `));

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCli } from './helpers/cli';
 import { after, before, describe, it } from 'node:test';
 import type { Worker } from '@temporalio/worker';
-import { spawn } from 'node:child_process';
 import { RouteFailedError } from '../src/client';
 import { DecisionLogStore } from '../src/analytics/decisionLogStore';
 import { TASK_QUEUE } from '../src/domain/taskQueue';
@@ -49,26 +49,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
 
-/** The built CLI (npm test builds it first), with a bounded wait. */
-function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`model-router ${args.join(' ')} did not finish in 60 s; stderr: ${stderr}`));
-    }, 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 async function workflowPollers(taskQueue: string): Promise<number> {
   const { pollers } = await server.client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, taskQueueType: 1 });
@@ -108,16 +89,16 @@ describe('openSession', () => {
 
   it('route --address: the deployed worker routes it; an unknown policy and a reused requestId are one-line errors', async () => {
     const env = { MODEL_ROUTER_DECISION_LOG: localLog };
-    const ok = await runCli(['route', '--address', server.address, '--prompt', 'Summarise: the parcel came late.', '--request-id', 'cli-remote-1', '--json'], env);
+    const ok = await runCli(['route', '--address', server.address, '--prompt', 'Summarise: the parcel came late.', '--request-id', 'cli-remote-1', '--json'], { env });
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(production.store.get('cli-remote-1')?.requestId, 'cli-remote-1');
     assert.equal(existsSync(localLog), false, 'the CLI opened no local decision log');
 
-    const conflict = await runCli(['route', '--address', server.address, '--prompt', 'Summarise: the parcel came early.', '--request-id', 'cli-remote-1'], env);
+    const conflict = await runCli(['route', '--address', server.address, '--prompt', 'Summarise: the parcel came early.', '--request-id', 'cli-remote-1'], { env });
     assert.equal(conflict.code, 1);
     assert.equal(conflict.stderr, 'model-router: requestId "cli-remote-1" was already used for a different request (workflow route-cli-remote-1); a new request needs a new requestId\n');
 
-    const unknown = await runCli(['route', '--address', server.address, '--prompt', 'hello', '--policy', 'no-such-policy'], env);
+    const unknown = await runCli(['route', '--address', server.address, '--prompt', 'hello', '--policy', 'no-such-policy'], { env });
     assert.equal(unknown.code, 1);
     assert.equal(unknown.stderr, 'model-router: policyId "no-such-policy" is not configured (known: default, bandit)\n');
   });

@@ -71,6 +71,9 @@ function printTable(decisions: DecisionLog[], metrics: RoutingMetrics): void {
     ),
   );
   console.log(`total cost ${usd(metrics.costUsd)} vs always-best ${usd(metrics.bestCostUsd)} for ${metrics.requests} requests`);
+  const possiblyBilled = decisions.reduce((sum, d) => sum + d.possiblyBilledUsd, 0);
+  const calls = decisions.reduce((n, d) => n + d.possiblyBilledCalls, 0);
+  console.log(`possibly billed on top (calls repeated after faults, estimated; simulated models bill none): ${usd(possiblyBilled)} in ${calls} calls`);
 }
 
 /** The README's main job: the built-in batch through real workflows on an embedded dev server. */

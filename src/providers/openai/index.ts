@@ -51,7 +51,6 @@ function checkedBaseUrl(raw: string): string {
     throw new Error(`OPENAI_BASE_URL: must be an absolute http:// or https:// URL (e.g. ${DEFAULT_BASE_URL}), got "${shown}"`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`OPENAI_BASE_URL: must use http:// or https://, got "${shown}"`);
-  if (url.username || url.password) throw new Error('OPENAI_BASE_URL: must not contain a user name or password (put the key in OPENAI_API_KEY)');
   return raw;
 }
 
