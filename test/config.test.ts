@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -220,12 +220,11 @@ describe('wireActivityDeps', () => {
     }
   });
 
-  it('rejects a decision log in a directory this process cannot write', { skip: process.getuid?.() === 0 && 'root can write anywhere' }, () => {
-    const locked = join(dir, 'locked');
-    mkdirSync(locked);
-    chmodSync(locked, 0o500);
-    const path = join(locked, 'sub', 'decision-log.db');
-    assert.equal(wiringError({ MODEL_ROUTER_DECISION_LOG: path }).message, `MODEL_ROUTER_DECISION_LOG: "${path}" cannot be created: ${locked} is not writable by this process`);
+  it('rejects a decision log whose parent is a file, naming the variable and the rule', () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a directory');
+    const path = join(file, 'decision-log.db');
+    assert.equal(wiringError({ MODEL_ROUTER_DECISION_LOG: path }).message, `MODEL_ROUTER_DECISION_LOG: "${path}" cannot be created: ${file} is not a directory`);
   });
 
   it('opens a decision log whose directories do not exist yet', () => {
