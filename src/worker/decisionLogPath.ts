@@ -13,6 +13,16 @@ function writable(path: string, mode: number): boolean {
   }
 }
 
+/** A path under a regular file is ENOTDIR, not ENOENT: it does not exist either. */
+function exists(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
+    throw err;
+  }
+}
+
 /**
  * Refuses a decision-log path SQLite cannot use as its file, before SQLite opens it (whose own errors are vague:
  * "unable to open database file"), naming `setting` (e.g. MODEL_ROUTER_DECISION_LOG), the path and the rule.
@@ -25,7 +35,7 @@ export function checkDecisionLogPath(path: string, setting: string): void {
   const absolute = resolve(path);
   // The file, or else its nearest existing ancestor (the store creates the missing directories), symlinks resolved.
   let existing = absolute;
-  while (!statSync(existing, { throwIfNoEntry: false })) existing = dirname(existing);
+  while (!exists(existing)) existing = dirname(existing);
   const real = realpathSync(existing);
   const pseudo = PSEUDO_FILESYSTEMS.find((root) => real === root || real.startsWith(`${root}${sep}`));
   if (pseudo) fail(`is under ${pseudo}: the decision log must be a SQLite file on a real filesystem`);
