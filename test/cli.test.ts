@@ -69,6 +69,20 @@ describe('model-router CLI (built, real embedded dev server)', () => {
     assert.equal(r.repeatedCallsRecorded, r.repeatedCalls);
   });
 
+  it('bench overhead --json: every scenario measured beside the floor, as ratios (its shape, not its speed)', { timeout: 200_000 }, async () => {
+    const { code, stdout, stderr } = await runCli(['bench', 'overhead', '--requests', '3', '--concurrency', '1,2', '--json'], { timeoutMs: 180_000 });
+    assert.equal(code, 0, stderr);
+    const r = JSON.parse(stdout) as { tunedServer: boolean; scenarios: Record<string, { p50Ms: number; historyBytes: number; rps: Record<string, number> }>; ratiosToFloor: Record<string, { p50: number }> };
+    assert.equal(r.tunedServer, true);
+    assert.deepEqual(Object.keys(r.scenarios), ['floor1', 'floor4', 'router', 'routerEscalated']);
+    for (const [name, f] of Object.entries(r.scenarios)) {
+      assert.ok(f.p50Ms > 0 && f.historyBytes > 0, `${name}: ${JSON.stringify(f)}`);
+      assert.deepEqual(Object.keys(f.rps), ['1', '2']);
+    }
+    assert.equal(r.ratiosToFloor.floor1!.p50, 1);
+    assert.ok(r.scenarios.routerEscalated!.historyBytes > r.scenarios.router!.historyBytes, 'an escalation adds a model call and a gate to the history');
+  });
+
   it('eval --strategy bandit without --online says how it is evaluated', async () => {
     const { code, stderr } = await runCli(['eval', '--data', 'x.jsonl', '--strategy', 'bandit']);
     assert.equal(code, 2);

@@ -15,6 +15,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { FileCache } from '../activities/fileCache';
 import { benchBandit } from '../analytics/bench/bandit';
 import { benchChaos } from '../analytics/bench/chaos';
+import { benchOverhead, SCENARIOS } from '../analytics/bench/overhead';
 import { DecisionLogStore } from '../analytics/decisionLogStore';
 import { loadBanditPolicy, loadRulesPolicy } from '../analytics/offline/dataset';
 import { renderEval, runEval } from '../analytics/offline/evalRun';
@@ -25,6 +26,7 @@ import { offPolicyEstimate, offPolicyTarget } from '../analytics/offPolicy';
 import { escalationLadder } from '../routing/ladder';
 import { loadRouterConfig } from '../worker/config';
 import { progressBar } from './progress';
+import { formatTable } from '../analytics/table';
 import { promptOption } from './promptInput';
 import { openSession } from '../worker/session';
 import { installQuietRuntime } from '../worker/runtime';
@@ -61,6 +63,9 @@ Commands:
                                     Inverse-propensity estimate of another policy on logged traffic.
   bench bandit [--outcomes 10000] [--duplicates 0.1] [--concurrency 256] [--address HOST:PORT] [--json]
                                     Outcomes into one banditState (duplicates, a worker restart): rate and exactness.
+  bench overhead [--requests 200] [--concurrency 1,16] [--stock-server] [--json]
+                                    The router against Temporal's floor (one and four no-op activities) on one
+                                    embedded server: p50/p95/p99, requests/s, history bytes, server CPU, as ratios.
   bench chaos [--trials 100] [--concurrency 4] [--seed 1] [--json]
                                     Requests through the production worker and a fake counting provider, with kill -9,
                                     server restarts and SIGTERM deploys: completed once, cost once, repeats recorded.
@@ -325,10 +330,30 @@ async function chaos(args: string[]): Promise<void> {
   console.log(`recovery after a fault:    median ${(result.recoveryMs.median / 1000).toFixed(1)} s, max ${(result.recoveryMs.max / 1000).toFixed(1)} s`);
 }
 
+async function overhead(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { requests: { type: 'string' }, concurrency: { type: 'string' }, 'stock-server': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
+  const requests = intOption(values.requests, 'requests') ?? 200;
+  const concurrency = (values.concurrency ?? '1,16').split(',').map((c) => intOption(c.trim(), 'concurrency')!);
+  if (requests < 1) throw new ValidationError('command line', [{ path: '--requests', message: `must be at least 1, got ${requests}` }]);
+  if (concurrency.some((c) => c < 1)) throw new ValidationError('command line', [{ path: '--concurrency', message: 'must be a comma-separated list of whole numbers of at least 1' }]);
+  const config = loadRouterConfig();
+  installQuietRuntime();
+  const result = await benchOverhead({ requests, concurrency, catalog: config.catalog, policy: config.policies.get('default')!, tuned: !values['stock-server'] }, values.json ? undefined : (line) => console.error(line));
+  if (values.json) return console.log(JSON.stringify(result));
+  console.log(`${requests} sequential requests per scenario, interleaved, on one ${result.tunedServer ? 'tuned' : 'stock'} embedded dev server; instant (simulated) provider`);
+  const rows = SCENARIOS.map((s) => {
+    const f = result.scenarios[s];
+    const r = result.ratiosToFloor[s];
+    return [s, `${f.p50Ms.toFixed(1)} (${r.p50.toFixed(2)}×)`, f.p95Ms.toFixed(1), f.p99Ms.toFixed(1), ...concurrency.map((c) => `${f.rps[String(c)]!.toFixed(1)} (${r.rps[String(c)]!.toFixed(2)}×)`), `${f.historyBytes} (${r.historyBytes.toFixed(2)}×)`, f.serverCpuMsPerRequest.toFixed(1)];
+  });
+  console.log(formatTable(['scenario', 'p50 ms (÷ floor)', 'p95 ms', 'p99 ms', ...concurrency.map((c) => `req/s @${c} (÷ floor)`), 'history bytes (÷ floor)', 'server CPU ms/req'], rows));
+}
+
 async function bench(args: string[]): Promise<void> {
   const [what, ...rest] = args;
   if (what === 'chaos') return chaos(rest);
-  if (what !== 'bandit') throw new ValidationError('command line', [{ path: 'bench', message: `must be followed by bandit or chaos, got ${what === undefined ? 'nothing' : `"${what}"`}` }]);
+  if (what === 'overhead') return overhead(rest);
+  if (what !== 'bandit') throw new ValidationError('command line', [{ path: 'bench', message: `must be followed by bandit, chaos or overhead, got ${what === undefined ? 'nothing' : `"${what}"`}` }]);
   const { values } = parseArgs({
     args: rest,
     options: { outcomes: { type: 'string' }, duplicates: { type: 'string' }, concurrency: { type: 'string' }, 'continue-as-new-at': { type: 'string' }, address: { type: 'string' }, json: { type: 'boolean', default: false } },

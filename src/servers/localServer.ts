@@ -8,6 +8,7 @@ import { SearchAttributeType, type DataConverter } from '@temporalio/common';
 import { dataConverterFromEnv } from '../codec';
 import { ROUTER_SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { temporalCliPath } from './binaries';
+import { TUNED_DEV_SERVER_ARGS } from './devServerTuning';
 
 export interface LocalServerOptions {
   /** gRPC port; a free one when left out. */
@@ -16,6 +17,8 @@ export interface LocalServerOptions {
   uiPort?: number;
   /** SQLite file that keeps runs across restarts; in memory when left out. */
   dbFilename?: string;
+  /** false keeps the dev server's stock dynamic config (for measuring what the tuning buys); tuned by default. */
+  tuned?: boolean;
   /** Where the server's own output goes (it must not mix with the CLI's stdout, e.g. `--json`). */
   logFile?: string;
   /** The returned client's payload encryption; from the environment when left out. */
@@ -29,6 +32,8 @@ export interface LocalServer {
   uiUrl?: string;
   client: Client;
   nativeConnection: NativeConnection;
+  /** The server process, for measuring its CPU. */
+  pid: number | undefined;
   teardown(): Promise<void>;
 }
 
@@ -71,7 +76,7 @@ async function connectWhenReady(address: string, child: ChildProcess, timeoutMs:
  */
 export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
   const port = options.port ?? (await freePort());
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', ...(options.tuned === false ? [] : TUNED_DEV_SERVER_ARGS)];
   args.push(...(options.uiPort !== undefined ? ['--ui-port', String(options.uiPort), '--ui-disable-news-fetch'] : ['--headless']));
   if (options.dbFilename) {
     mkdirSync(dirname(options.dbFilename), { recursive: true });
@@ -100,6 +105,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const nativeConnection = await NativeConnection.connect({ address });
   return {
     address,
+    pid: child.pid,
     ...(options.uiPort !== undefined ? { uiUrl: `http://localhost:${options.uiPort}` } : {}),
     client: new Client({ connection, dataConverter: options.dataConverter ?? dataConverterFromEnv() }),
     nativeConnection,

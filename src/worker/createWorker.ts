@@ -15,6 +15,8 @@ export interface RouterWorkerOptions {
   /** A prebuilt bundle (production), or the workflows' source path to bundle now (tests, dev). */
   workflows: { bundlePath: string } | { workflowsPath: string } | { bundle: WorkerOptions['workflowBundle'] };
   maxConcurrentActivityTaskExecutions?: number;
+  /** Activities beside the router's own (the overhead benchmark's no-op floor). */
+  extraActivities?: Record<string, () => Promise<void>>;
   /** How long a stopping worker (SIGTERM, shutdown()) lets running activities finish before cancelling them. */
   shutdownGraceTime?: number;
   /** Must match the clients' (payload encryption); from the environment when left out. */
@@ -35,7 +37,7 @@ export async function createRouterWorker(options: RouterWorkerOptions): Promise<
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue,
-    activities: createActivities(deps),
+    activities: { ...createActivities(deps), ...options.extraActivities },
     ...('bundlePath' in workflows
       ? { workflowBundle: { codePath: workflows.bundlePath } }
       : 'workflowsPath' in workflows

@@ -1,3 +1,4 @@
 export { routeRequest } from './routeRequest';
 export { banditState } from './banditState';
 export { banditFeedback } from './banditFeedback';
+export { benchFloor } from './benchFloor';

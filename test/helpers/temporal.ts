@@ -2,6 +2,7 @@ import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type Logger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporalCliPath, temporalTestServerPath } from '../../src/servers/binaries';
+import { TUNED_DEV_SERVER_ARGS } from '../../src/servers/devServerTuning';
 import { ROUTER_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
 
 let runtimeInstalled = false;
@@ -45,6 +46,7 @@ export async function devServerEnv(): Promise<TestWorkflowEnvironment> {
     server: {
       executable: { type: 'existing-path', path: temporalCliPath() },
       searchAttributes: ROUTER_SEARCH_ATTRIBUTES,
+      extraArgs: [...TUNED_DEV_SERVER_ARGS],
     },
   });
 }
