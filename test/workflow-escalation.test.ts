@@ -58,6 +58,38 @@ describe('routeRequest on the time-skipping server', () => {
     return server!.calls.filter((c) => c.model === model).length;
   }
 
+  it('local quick steps give the same decision log as regular activities, with fewer activity tasks in history', async () => {
+    const policies = new Map([...defaultPolicies({ id: 'local', quickSteps: 'local' }), ...defaultPolicies({ id: 'regular', quickSteps: 'activity' })]);
+    const handler = scriptedModels({ failing: ['small-model'] });
+    const logs: DecisionLog[] = [];
+    for (const policyId of ['local', 'regular']) logs.push(await run(handler, { ...classification, requestId: `quick-${policyId}`, policyId }, { policies }));
+    const comparable = (log: DecisionLog) => ({ ...log, requestId: '', workflowId: '', timestamp: '', policyId: '', attempts: log.attempts.map((a) => ({ ...a, latencyMs: 0 })) });
+    assert.deepEqual(comparable(logs[0]!), comparable(logs[1]!));
+    assert.equal(logs[0]!.wasEscalated, true);
+    const scheduled = async (requestId: string) =>
+      ((await env.client.workflow.getHandle(`route-${requestId}`).fetchHistory()).events ?? [])
+        .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+        .filter((name): name is string => name !== undefined && name !== null);
+    assert.deepEqual(await scheduled('quick-local'), ['callModel', 'evaluateAnswer', 'callModel', 'evaluateAnswer'], 'only the paid calls are activity tasks');
+    // Planning runs before the policy is known, so it is always local; the policy decides the rest.
+    assert.deepEqual(await scheduled('quick-regular'), ['callModel', 'evaluateAnswer', 'callModel', 'evaluateAnswer', 'recordDecision']);
+  });
+
+  it('a local quick step that fails is retried, and the request completes with its row written once', async () => {
+    const rows: DecisionLog[] = [];
+    let failures = 0;
+    const flaky = {
+      record(log: DecisionLog) {
+        if (failures++ < 2) throw new Error('decision log briefly unavailable');
+        if (!rows.some((r) => r.requestId === log.requestId)) rows.push(log);
+      },
+    };
+    const log = await run(scriptedModels({}), { ...classification, requestId: 'local-retry' }, { decisionLog: flaky });
+    assert.equal(failures, 3, 'two failed writes, then the one that succeeded');
+    assert.deepEqual(rows.map((r) => r.requestId), ['local-retry']);
+    assert.equal(rows[0]!.costUsd, log.costUsd);
+  });
+
   it('keeps the routed small model when the gate passes it', async () => {
     const log = await run(scriptedModels({}), { ...classification, requestId: 'pass-small' });
     assert.equal(log.selectedModel, 'small-model');

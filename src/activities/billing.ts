@@ -28,6 +28,8 @@ export function possiblyBilledAttempts(perCallUsd: number, thisOneToo = false): 
 /** Runs `work` while heartbeating (at once, then every interval), so a dead worker is noticed within the heartbeat timeout. */
 export async function withHeartbeat<T>(intervalMs: number, perCallUsd: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = Context.current();
+  // A local activity (a recorded verdict, no paid call) has no heartbeat to send.
+  if (ctx.info.isLocal) return work(ctx.cancellationSignal);
   const details: PaidCallHeartbeat = { attempt: ctx.info.attempt, perCallUsd };
   ctx.heartbeat(details);
   const timer = setInterval(() => ctx.heartbeat(details), intervalMs);

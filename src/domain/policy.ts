@@ -49,6 +49,11 @@ export const policyBaseShape = {
   maxEscalations: z.number().int().min(0).max(5),
   /** Prompts at rest in the decision log: the text, its SHA-256 (find repeats without reading them), or nothing. */
   storePrompts: z.enum(['plain', 'hashed', 'none']).default('hashed'),
+  /**
+   * How the quick steps after planning run: "local" (local activities: no task-queue round trip, a smaller history)
+   * or "activity" (regular activities, each visible as its own task). Model calls and LLM judges are always activities.
+   */
+  quickSteps: z.enum(['local', 'activity']).default('local'),
 };
 export const PolicyBaseSchema = z.object(policyBaseShape).strict();
 export type PolicyBase = z.infer<typeof PolicyBaseSchema>;

@@ -20,6 +20,8 @@ export interface RoutePlan extends EscalationPlan {
   decision: RoutingDecision;
   features: RequestFeatures;
   policyVersion: string;
+  /** The policy's choice for the quick steps (absent in plans written before it existed: regular activities). */
+  quickSteps?: 'local' | 'activity';
 }
 
 export interface PlanBounds {

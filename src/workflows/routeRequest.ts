@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   proxyActivities,
+  proxyLocalActivities,
   upsertSearchAttributes,
   workflowInfo,
   log as wfLog,
@@ -22,21 +23,33 @@ import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrat
 const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES] };
 
 const SHORT_STEP: ActivityOptions = { startToCloseTimeout: '10s', scheduleToCloseTimeout: '2m', retry: { ...retry, maximumAttempts: 5 } };
-const { planRoute } = proxyActivities<RouterActivities>({ ...SHORT_STEP, summary: 'route: request features + routing policy' });
+const PLAN_OPTIONS: ActivityOptions = { ...SHORT_STEP, summary: 'route: request features + routing policy' };
 // The answer is already paid for: keep trying to write its row for a while rather than fail the request.
-const { recordDecision } = proxyActivities<RouterActivities>({
-  startToCloseTimeout: '10s',
-  scheduleToCloseTimeout: '15m',
-  retry: { ...retry, maximumInterval: '1m' },
-  summary: 'record: write the decision log row',
-});
-
-const { reportBanditOutcome } = proxyActivities<RouterActivities>({
+const RECORD_OPTIONS: ActivityOptions = { startToCloseTimeout: '10s', scheduleToCloseTimeout: '15m', retry: { ...retry, maximumInterval: '1m' }, summary: 'record: write the decision log row' };
+const LEARN_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '10s',
   scheduleToCloseTimeout: '1m',
   retry: { ...retry, maximumAttempts: 5 },
   summary: 'learn: send the outcome to the bandit state (signal-with-start)',
-});
+};
+
+/** The quick steps, as regular activities (histories from before the 'local-quick-steps' patch, or by policy)... */
+const regular = {
+  planRoute: proxyActivities<RouterActivities>(PLAN_OPTIONS).planRoute,
+  recordDecision: proxyActivities<RouterActivities>(RECORD_OPTIONS).recordDecision,
+  reportBanditOutcome: proxyActivities<RouterActivities>(LEARN_OPTIONS).reportBanditOutcome,
+};
+/**
+ * ...or as local activities: run in the worker that runs the workflow, with no task-queue round trip and only their
+ * result in history. Safe for steps that are short, pay for nothing and are idempotent (planning is seeded by the
+ * request, rows are written once by requestId, outcomes are counted once by requestId).
+ */
+const local = {
+  planRoute: proxyLocalActivities<RouterActivities>(PLAN_OPTIONS).planRoute,
+  recordDecision: proxyLocalActivities<RouterActivities>(RECORD_OPTIONS).recordDecision,
+  reportBanditOutcome: proxyLocalActivities<RouterActivities>(LEARN_OPTIONS).reportBanditOutcome,
+  evaluateAnswer: proxyLocalActivities<RouterActivities>(SHORT_STEP).evaluateAnswer,
+};
 
 // Paid calls heartbeat every second: a worker that dies mid-call is noticed within this, not after the call's whole
 // start-to-close timeout, and its call retried on a live worker (and recorded as possibly billed).
@@ -75,7 +88,9 @@ function failureMessage(err: unknown): string {
  * tier at most maxEscalations times, then straight to the best model, whose answer is kept whatever its verdict.
  */
 export async function routeRequest(request: RouteRequest): Promise<DecisionLog> {
-  const plan = await planRoute(request);
+  const localPatch = patched('local-quick-steps');
+  const plan = await (localPatch ? local : regular).planRoute(request);
+  const quick = localPatch && plan.quickSteps !== 'activity' ? local : regular;
   upsertSearchAttributes([
     { key: RoutedModel, value: plan.decision.model },
     { key: RoutingStrategy, value: plan.decision.strategy },
@@ -90,7 +105,7 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
       : previous.error
         ? `${previous.model} failed: ${previous.error}`
         : `${previous.model} scored ${previous.verdict?.score} below ${plan.gateThreshold}`;
-    const { attempt, answer } = await tryModel(request, plan.ladder, step.model, step.cause, why, plan.gateThreshold);
+    const { attempt, answer } = await tryModel(request, plan.ladder, step.model, step.cause, why, plan.gateThreshold, quick === local);
     attempts.push(attempt);
     answers.push(answer);
   }
@@ -113,7 +128,7 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
     timestamp: new Date().toISOString(),
   });
   try {
-    await recordDecision(log, request);
+    await quick.recordDecision(log, request);
   } catch (err) {
     // The decision log is still the workflow's result, kept in Temporal's history; the row can be written later.
     if (!(err instanceof ActivityFailure)) throw err;
@@ -123,7 +138,7 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
   // Only decisions of a learning strategy send an outcome; the marker keeps older histories replaying.
   if (outcome && patched('bandit-outcome')) {
     try {
-      await reportBanditOutcome({ policyId: request.policyId, outcome });
+      await quick.reportBanditOutcome({ policyId: request.policyId, outcome });
     } catch (err) {
       // Learning is best effort: the answer stands whether or not the bandit heard about it.
       if (!(err instanceof ActivityFailure)) throw err;
@@ -147,6 +162,7 @@ async function tryModel(
   cause: Attempt['cause'],
   why: string,
   threshold: number,
+  localGate: boolean,
 ): Promise<{ attempt: Attempt; answer?: string }> {
   const rung = ladder.find((r) => r.id === model);
   if (!rung) throw ApplicationFailure.nonRetryable(`model "${model}" is not on the plan's ladder`, FailureType.UnknownModel);
@@ -164,10 +180,12 @@ async function tryModel(
   }
   const usage = pickUsage(result);
   try {
-    const verdict = await evaluateAnswer.executeWithOptions(
-      { ...EVALUATE_OPTIONS, summary: `quality gate for ${model} (threshold ${threshold})` },
-      [{ request, result, threshold }],
-    );
+    // A recorded verdict (simulated, replayed answers) calls no model: a quick step. A live answer may need the paid
+    // judge, which heartbeats and can be cancelled: a regular activity.
+    const verdict =
+      localGate && result.origin !== 'live'
+        ? await local.evaluateAnswer({ request, result, threshold })
+        : await evaluateAnswer.executeWithOptions({ ...EVALUATE_OPTIONS, summary: `quality gate for ${model} (threshold ${threshold})` }, [{ request, result, threshold }]);
     const possiblyBilled = addPossiblyBilled(result.possiblyBilled, verdict.possiblyBilled);
     return { attempt: { model, cause, ...usage, verdict, ...(possiblyBilled && { possiblyBilled }) }, answer: result.text };
   } catch (err) {

@@ -118,7 +118,7 @@ function isLearned(name: string): boolean {
 
 /** The workflow runs the same policy as the fast path: rules, or a learned strategy's trained artefact. */
 function throughTemporalPolicy(cmd: EvalCommand): RoutingPolicy {
-  const base = { id: 'eval', version: `eval-${cmd.strategy}`, gate: { threshold: DEFAULT_THRESHOLD }, maxEscalations: cmd.maxEscalations, storePrompts: 'hashed' as const };
+  const base = { id: 'eval', version: `eval-${cmd.strategy}`, gate: { threshold: DEFAULT_THRESHOLD }, maxEscalations: cmd.maxEscalations, storePrompts: 'hashed' as const, quickSteps: 'local' as const };
   if (cmd.strategy === 'rules') return { ...cmd.rulesPolicy, ...base };
   const artefactPolicy = STRATEGY_NAMES.includes(cmd.strategy) ? definitionNamed(cmd.strategy).artefactPolicy : undefined;
   if (artefactPolicy && cmd.model) {

@@ -107,7 +107,7 @@ function randomMix(dataset: EvalDataset, seed: number): RouterFamily {
   return (p) => (row) => ({ model: unitHash('mix', seed, row.rowId) < p ? strong : weak });
 }
 
-const POLICY_BASE = (maxEscalations: number) => ({ id: 'eval', version: 'eval', gate: { threshold: DEFAULT_THRESHOLD }, maxEscalations, storePrompts: 'none' as const });
+const POLICY_BASE = (maxEscalations: number) => ({ id: 'eval', version: 'eval', gate: { threshold: DEFAULT_THRESHOLD }, maxEscalations, storePrompts: 'none' as const, quickSteps: 'local' as const });
 
 /** The strategy (or baseline) named `name`, as the offline harness runs it. */
 export function offlineStrategy(name: string, dataset: EvalDataset, options: OfflineStrategyOptions): OfflineStrategy {
