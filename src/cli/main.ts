@@ -2,19 +2,13 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { validateRouteRequest } from '../client';
 import type { RouteRequest } from '../domain/request';
 import type { DecisionLog } from '../domain/results';
 import { TASK_QUEUE } from '../domain/taskQueue';
 import { ValidationError } from '../domain/validation';
 import { PROJECT_ROOT } from '../servers/binaries';
-import { runWorker } from '../worker/main';
-import { codecServerCommand } from './codecServer';
-import { runDemo } from './demo';
 import { existsSync, writeFileSync } from 'node:fs';
 import { FileCache } from '../activities/fileCache';
-import { benchBandit } from '../analytics/bench/bandit';
-import { benchChaos } from '../analytics/bench/chaos';
 import { DecisionLogStore } from '../analytics/decisionLogStore';
 import { loadBanditPolicy, loadRulesPolicy } from '../analytics/offline/dataset';
 import { renderEval, runEval } from '../analytics/offline/evalRun';
@@ -26,9 +20,12 @@ import { escalationLadder } from '../routing/ladder';
 import { loadRouterConfig } from '../worker/config';
 import { progressBar } from './progress';
 import { promptOption } from './promptInput';
-import { openSession } from '../worker/session';
-import { installQuietRuntime } from '../worker/runtime';
 import { untilInterrupted } from './signals';
+
+/*
+ * Start-up: `--help`, `train` and `eval` (without --through-temporal) load no Temporal package, so the modules that
+ * do (the client, sessions, workers, benches, the demo, the codec server) are loaded inside the commands using them.
+ */
 
 const USAGE = `model-router — a durable, cost-aware LLM model router on Temporal
 
@@ -100,6 +97,7 @@ async function route(args: string[]): Promise<void> {
   const fieldCount = intOption(values['field-count'], 'field-count');
   const prompt = await promptOption(values);
   // Validated before anything starts, so a bad flag names its field and no server is spun up for it.
+  const { validateRouteRequest } = await import('../client');
   const request = validateRouteRequest({
     requestId: values['request-id'] ?? `cli-${randomUUID()}`,
     prompt,
@@ -123,6 +121,7 @@ async function route(args: string[]): Promise<void> {
  * process runs a worker only for the embedded server it starts and owns.
  */
 async function routeOnce(request: RouteRequest, address: string | undefined): Promise<DecisionLog> {
+  const { openSession } = await import('../worker/session');
   if (address) {
     const remote = await openSession({ address });
     try {
@@ -149,6 +148,7 @@ async function dev(args: string[]): Promise<void> {
   const dbFilename = values.db ?? join(PROJECT_ROOT, '.model-router', 'temporal-dev.db');
   const codecEndpoint = values['codec-endpoint'];
   // The shared task queue: this server is there for other clients (`route --address`) to route through.
+  const { openSession } = await import('../worker/session');
   const session = await openSession({ embedded: { port, uiPort, dbFilename, ...(codecEndpoint ? { codecEndpoint } : {}) }, taskQueue: process.env.MODEL_ROUTER_TASK_QUEUE ?? TASK_QUEUE });
   console.log(`Temporal dev server: ${session.address} (runs kept in ${dbFilename})`);
   console.log(`Temporal Web UI:     ${session.uiUrl}`);
@@ -309,6 +309,7 @@ async function chaos(args: string[]): Promise<void> {
   };
   if (options.trials < 1) throw new ValidationError('command line', [{ path: '--trials', message: `must be at least 1, got ${options.trials}` }]);
   if (options.concurrency < 1) throw new ValidationError('command line', [{ path: '--concurrency', message: `must be at least 1, got ${options.concurrency}` }]);
+  const [{ installQuietRuntime }, { benchChaos }] = await Promise.all([import('../worker/runtime'), import('../analytics/bench/chaos')]);
   installQuietRuntime();
   const result = await benchChaos(options, values.json ? undefined : (line) => console.error(line));
   if (values.json) return console.log(JSON.stringify(result));
@@ -342,6 +343,7 @@ async function bench(args: string[]): Promise<void> {
   };
   if (options.outcomes < 1) throw new ValidationError('command line', [{ path: '--outcomes', message: `must be at least 1, got ${options.outcomes}` }]);
   if (options.concurrency < 1) throw new ValidationError('command line', [{ path: '--concurrency', message: `must be at least 1, got ${options.concurrency}` }]);
+  const [{ openSession }, { benchBandit }] = await Promise.all([import('../worker/session'), import('../analytics/bench/bandit')]);
   const session = await openSession(values.address ? { address: values.address, privateWorker: true } : {});
   try {
     const result = await benchBandit(session, options);
@@ -367,22 +369,27 @@ export async function main(argv: string[]): Promise<void> {
     case 'demo': {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false }, 'ui-port': { type: 'string' } } });
       const uiPort = intOption(values['ui-port'], 'ui-port');
+      const { runDemo } = await import('./demo');
       return runDemo({ json: values.json ?? false, ...(uiPort !== undefined ? { uiPort } : {}) });
     }
     case 'route':
       return route(rest);
     case 'dev':
       return dev(rest);
-    case 'worker':
+    case 'worker': {
+      const { runWorker } = await import('../worker/main');
       return runWorker();
+    }
     case 'train':
       return train(rest);
     case 'eval':
       return evaluate(rest);
     case 'bench':
       return bench(rest);
-    case 'codec-server':
+    case 'codec-server': {
+      const { codecServerCommand } = await import('./codecServer');
       return codecServerCommand(rest);
+    }
     case undefined:
     case 'help':
     case '--help':
