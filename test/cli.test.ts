@@ -158,6 +158,53 @@ describe('model-router CLI (built, real embedded dev server)', () => {
     assert.match(stderr, /operating point \(5-fold held-out\): λ=/);
   });
 
+  it('--help, train and eval (without --through-temporal) load no @temporalio/* module; codec-server does', async () => {
+    // A preload that records every require of a Temporal package, so the check sees the CLI's own module graph.
+    const dir = mkdtempSync(join(tmpdir(), 'cli-no-temporal-'));
+    const preload = join(dir, 'record-temporal.js');
+    writeFileSync(
+      preload,
+      `const Module = require('node:module');
+const { appendFileSync, writeFileSync } = require('node:fs');
+const out = process.env.RECORD_TEMPORAL_TO;
+writeFileSync(out, '');
+const load = Module._load;
+Module._load = function (request, parent, isMain) {
+  if (typeof request === 'string' && request.startsWith('@temporalio/')) appendFileSync(out, request + '\\n');
+  return load.apply(this, arguments);
+};
+`,
+    );
+    const data = join(ROOT, '..', 'shared', 'data', 'routellm', 'mt_bench.train.jsonl');
+    const artefact = join(dir, 'model.json');
+    const loaded = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+      const record = join(dir, `loaded-${args[0]}.txt`);
+      const run = await runCli(args, { env: { ...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(preload)}`, RECORD_TEMPORAL_TO: record } });
+      assert.ok(existsSync(record), `the preload ran for ${args.join(' ')}`);
+      return { ...run, temporal: [...new Set(readFileSync(record, 'utf8').split('\n').filter(Boolean))] };
+    };
+
+    const help = await loaded(['--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^model-router — /);
+    assert.deepEqual(help.temporal, [], '--help');
+
+    const trained = await loaded(['train', '--data', data, '--out', artefact]);
+    assert.equal(trained.code, 0, trained.stderr);
+    assert.ok(existsSync(artefact), 'train wrote its artefact');
+    assert.deepEqual(trained.temporal, [], 'train');
+
+    const evaluated = await loaded(['eval', '--data', data, '--strategy', 'classifier', '--model', artefact, '--json']);
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    assert.ok(JSON.parse(evaluated.stdout), 'eval printed its report');
+    assert.deepEqual(evaluated.temporal, [], 'eval');
+
+    // The control: a command that needs Temporal is seen loading it (it fails on the missing keys, after the load).
+    const codec = await loaded(['codec-server'], { MODEL_ROUTER_CODEC_KEYS: '', MODEL_ROUTER_CODEC_KEY_FILE: '' });
+    assert.equal(codec.code, 2, codec.stderr);
+    assert.ok(codec.temporal.length > 0, 'codec-server loads @temporalio/* (the preload sees it)');
+  });
+
   it('refuses integer options that are not plain decimal digits, naming the option', async () => {
     for (const [args, option] of [
       [['route', '--prompt', 'hello', '--field-count', ''], '--field-count'],

@@ -2,20 +2,13 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { validateRouteRequest } from '../client';
 import type { RouteRequest } from '../domain/request';
 import type { DecisionLog } from '../domain/results';
 import { TASK_QUEUE } from '../domain/taskQueue';
 import { ValidationError } from '../domain/validation';
 import { PROJECT_ROOT } from '../servers/binaries';
-import { runWorker } from '../worker/main';
-import { codecServerCommand } from './codecServer';
-import { runDemo } from './demo';
 import { existsSync, writeFileSync } from 'node:fs';
 import { FileCache } from '../activities/fileCache';
-import { benchBandit } from '../analytics/bench/bandit';
-import { benchChaos } from '../analytics/bench/chaos';
-import { benchOverhead, SCENARIOS } from '../analytics/bench/overhead';
 import { DecisionLogStore } from '../analytics/decisionLogStore';
 import { loadBanditPolicy, loadRulesPolicy } from '../analytics/offline/dataset';
 import { renderEval, runEval } from '../analytics/offline/evalRun';
@@ -28,9 +21,12 @@ import { loadRouterConfig } from '../worker/config';
 import { progressBar } from './progress';
 import { formatTable } from '../analytics/table';
 import { promptOption } from './promptInput';
-import { openSession } from '../worker/session';
-import { installQuietRuntime } from '../worker/runtime';
 import { untilInterrupted } from './signals';
+
+/*
+ * Start-up: `--help`, `train` and `eval` (without --through-temporal) load no Temporal package, so the modules that
+ * do (the client, sessions, workers, benches, the demo, the codec server) are loaded inside the commands using them.
+ */
 
 const USAGE = `model-router — a durable, cost-aware LLM model router on Temporal
 
@@ -105,6 +101,7 @@ async function route(args: string[]): Promise<void> {
   const fieldCount = intOption(values['field-count'], 'field-count');
   const prompt = await promptOption(values);
   // Validated before anything starts, so a bad flag names its field and no server is spun up for it.
+  const { validateRouteRequest } = await import('../client');
   const request = validateRouteRequest({
     requestId: values['request-id'] ?? `cli-${randomUUID()}`,
     prompt,
@@ -128,6 +125,7 @@ async function route(args: string[]): Promise<void> {
  * process runs a worker only for the embedded server it starts and owns.
  */
 async function routeOnce(request: RouteRequest, address: string | undefined): Promise<DecisionLog> {
+  const { openSession } = await import('../worker/session');
   if (address) {
     const remote = await openSession({ address });
     try {
@@ -154,6 +152,7 @@ async function dev(args: string[]): Promise<void> {
   const dbFilename = values.db ?? join(PROJECT_ROOT, '.model-router', 'temporal-dev.db');
   const codecEndpoint = values['codec-endpoint'];
   // The shared task queue: this server is there for other clients (`route --address`) to route through.
+  const { openSession } = await import('../worker/session');
   const session = await openSession({ embedded: { port, uiPort, dbFilename, ...(codecEndpoint ? { codecEndpoint } : {}) }, taskQueue: process.env.MODEL_ROUTER_TASK_QUEUE ?? TASK_QUEUE });
   console.log(`Temporal dev server: ${session.address} (runs kept in ${dbFilename})`);
   console.log(`Temporal Web UI:     ${session.uiUrl}`);
@@ -314,6 +313,7 @@ async function chaos(args: string[]): Promise<void> {
   };
   if (options.trials < 1) throw new ValidationError('command line', [{ path: '--trials', message: `must be at least 1, got ${options.trials}` }]);
   if (options.concurrency < 1) throw new ValidationError('command line', [{ path: '--concurrency', message: `must be at least 1, got ${options.concurrency}` }]);
+  const [{ installQuietRuntime }, { benchChaos }] = await Promise.all([import('../worker/runtime'), import('../analytics/bench/chaos')]);
   installQuietRuntime();
   const result = await benchChaos(options, values.json ? undefined : (line) => console.error(line));
   if (values.json) return console.log(JSON.stringify(result));
@@ -337,11 +337,13 @@ async function overhead(args: string[]): Promise<void> {
   if (requests < 1) throw new ValidationError('command line', [{ path: '--requests', message: `must be at least 1, got ${requests}` }]);
   if (concurrency.some((c) => c < 1)) throw new ValidationError('command line', [{ path: '--concurrency', message: 'must be a comma-separated list of whole numbers of at least 1' }]);
   const config = loadRouterConfig();
+  const [{ benchOverhead }, { installQuietRuntime }] = await Promise.all([import('../analytics/bench/overhead'), import('../worker/runtime')]);
   installQuietRuntime();
   const result = await benchOverhead({ requests, concurrency, catalog: config.catalog, policy: config.policies.get('default')!, tuned: !values['stock-server'] }, values.json ? undefined : (line) => console.error(line));
   if (values.json) return console.log(JSON.stringify(result));
   console.log(`${requests} sequential requests per scenario, interleaved, on one ${result.tunedServer ? 'tuned' : 'stock'} embedded dev server; instant (simulated) provider`);
-  const rows = SCENARIOS.map((s) => {
+  const scenarios = Object.keys(result.scenarios) as (keyof typeof result.scenarios)[];
+  const rows = scenarios.map((s) => {
     const f = result.scenarios[s];
     const r = result.ratiosToFloor[s];
     return [s, `${f.p50Ms.toFixed(1)} (${r.p50.toFixed(2)}×)`, f.p95Ms.toFixed(1), f.p99Ms.toFixed(1), ...concurrency.map((c) => `${f.rps[String(c)]!.toFixed(1)} (${r.rps[String(c)]!.toFixed(2)}×)`), `${f.historyBytes} (${r.historyBytes.toFixed(2)}×)`, f.serverCpuMsPerRequest.toFixed(1)];
@@ -367,6 +369,7 @@ async function bench(args: string[]): Promise<void> {
   };
   if (options.outcomes < 1) throw new ValidationError('command line', [{ path: '--outcomes', message: `must be at least 1, got ${options.outcomes}` }]);
   if (options.concurrency < 1) throw new ValidationError('command line', [{ path: '--concurrency', message: `must be at least 1, got ${options.concurrency}` }]);
+  const [{ openSession }, { benchBandit }] = await Promise.all([import('../worker/session'), import('../analytics/bench/bandit')]);
   const session = await openSession(values.address ? { address: values.address, privateWorker: true } : {});
   try {
     const result = await benchBandit(session, options);
@@ -392,22 +395,27 @@ export async function main(argv: string[]): Promise<void> {
     case 'demo': {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false }, 'ui-port': { type: 'string' } } });
       const uiPort = intOption(values['ui-port'], 'ui-port');
+      const { runDemo } = await import('./demo');
       return runDemo({ json: values.json ?? false, ...(uiPort !== undefined ? { uiPort } : {}) });
     }
     case 'route':
       return route(rest);
     case 'dev':
       return dev(rest);
-    case 'worker':
+    case 'worker': {
+      const { runWorker } = await import('../worker/main');
       return runWorker();
+    }
     case 'train':
       return train(rest);
     case 'eval':
       return evaluate(rest);
     case 'bench':
       return bench(rest);
-    case 'codec-server':
+    case 'codec-server': {
+      const { codecServerCommand } = await import('./codecServer');
       return codecServerCommand(rest);
+    }
     case undefined:
     case 'help':
     case '--help':

@@ -10,7 +10,6 @@ import { DEFAULT_THRESHOLD, evaluateStrategy, renderReport, runStrategy, singleM
 import { costToReach, type RunSummary } from './metrics';
 import { DEFAULT_JUDGE_COST_RATIO, type GateSimulation } from './simulate';
 import { LAMBDA_GRID, offlineStrategy, type OfflineStrategyOptions } from './strategies';
-import { runThroughTemporal } from './throughTemporal';
 
 /*
  * `model-router eval`: a strategy (or baseline) over recorded outcomes with the simulated gate, its metrics and
@@ -101,6 +100,8 @@ export async function runEval(cmd: EvalCommand): Promise<EvalOutput> {
 
   if (cmd.throughTemporal) {
     const policy = throughTemporalPolicy(cmd);
+    // Loaded here: the fast path (and `model-router eval` without --through-temporal) loads no Temporal package.
+    const { runThroughTemporal } = await import('./throughTemporal');
     const temporal = await runThroughTemporal(dataset, { dataPaths: cmd.data, policy, gate: cmd.gate, ...(bar ? { onProgress: bar } : {}) });
     const fast = runStrategy(dataset.rows, strategy.router, { ...run, onProgress: undefined }).summary;
     output.throughTemporal = {
