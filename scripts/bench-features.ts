@@ -24,6 +24,7 @@ import { labelsFromQualities, trainClassifier } from '../src/routing/strategies/
 import { extractFeatures } from '../src/routing/features';
 import { escalationLadder } from '../src/routing/ladder';
 import { featurize } from '../src/routing/textFeatures';
+import { buildEvalCatalog } from '../src/analytics/offline/dataset';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { model: { type: 'string' }, rounds: { type: 'string', default: '5' } } });
 const dataPath = resolve(positionals[0] ?? '../shared/data/routerbench/train.jsonl');
@@ -33,22 +34,8 @@ if (!pricesPath) throw new Error(`no models.json next to ${dataPath} or one dire
 
 const rows = loadOutcomeRows([dataPath]);
 const prices = loadPriceTable(pricesPath);
-const recorded = new Set(rows.flatMap((r) => Object.keys(r.outcomes)));
-// Tiers by price tertile: only the ladder's order matters for timing.
-const priced = prices.filter((p) => recorded.has(p.id)).sort((a, b) => a.inputUsdPer1M + a.outputUsdPer1M - (b.inputUsdPer1M + b.outputUsdPer1M));
-const catalog: ModelSpec[] = priced.map((p, i) => {
-  const tier = 1 + Math.floor((3 * i) / priced.length);
-  return {
-    id: p.id,
-    provider: 'replay',
-    tier,
-    tierName: (['small', 'medium', 'large'] as const)[tier - 1]!,
-    inputUsdPer1M: p.inputUsdPer1M,
-    outputUsdPer1M: p.outputUsdPer1M,
-    contextWindow: 128_000,
-    timeouts: { startToCloseMs: 60_000, scheduleToCloseMs: 300_000 },
-  };
-});
+// The catalog `train` builds for these rows, so an artefact it wrote (--model) matches this one's tiers.
+const catalog: ModelSpec[] = buildEvalCatalog([...new Set(rows.flatMap((r) => Object.keys(r.outcomes)))].sort(), prices);
 const ladder = escalationLadder(catalog);
 
 function toRequest(row: OutcomeRow, i: number): RouteRequest {
