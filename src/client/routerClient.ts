@@ -72,25 +72,24 @@ export class RouterClient {
     // Fingerprinted on the content itself; only then may a large prompt leave for the content store.
     const request = await checkIn(validated, this.contentStore);
     const workflowId = routeWorkflowId(request.requestId);
-    let handle: WorkflowHandle<typeof routeRequest>;
     try {
-      handle = await this.client.workflow.start<typeof routeRequest>('routeRequest', {
+      return await this.client.workflow.start<typeof routeRequest>('routeRequest', {
         args: [request],
         taskQueue: this.taskQueue,
         workflowId,
-        // A running duplicate joins the running workflow; a completed one is rejected and we read its result;
-        // one that failed (all models down, terminated) may run again, so the caller can retry it.
-        workflowIdConflictPolicy: 'USE_EXISTING',
+        // A running or completed duplicate is refused here and joined below, after its content is compared; one
+        // that failed (all models down, terminated) may run again, so the caller can retry it.
+        workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         memo: { [REQUEST_FINGERPRINT_MEMO]: fingerprint },
         staticSummary: `route ${request.taskType} request ${request.requestId} (${request.domain}, policy ${request.policyId})`,
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      handle = this.client.workflow.getHandle<typeof routeRequest>(workflowId);
     }
-    // The start does not say whether it joined an existing run, so the run's own fingerprint is read back. A run
-    // started before fingerprints were recorded has none and is joined as before.
+    // Only a duplicate pays for this read: the run that has the id must have been started with the same content.
+    // A run started before fingerprints were recorded has none and is joined as before.
+    const handle = this.client.workflow.getHandle<typeof routeRequest>(workflowId);
     const { memo } = await handle.describe();
     const existing = memo?.[REQUEST_FINGERPRINT_MEMO];
     if (typeof existing === 'string' && existing !== fingerprint) throw new RequestConflictError(request.requestId, workflowId);
