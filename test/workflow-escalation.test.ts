@@ -7,6 +7,8 @@ import type { DecisionLog } from '../src/domain/results';
 import { RouteFailedError, RouterClient } from '../src/client';
 import { priceTokens } from '../src/domain/cost';
 import { createRouterWorker } from '../src/worker/createWorker';
+import { ScorerByOrigin } from '../src/evaluators/byOrigin';
+import { QualityGate, defaultValidators } from '../src/evaluators/gate';
 import { defaultPolicies, testCatalog } from './helpers/catalog';
 import { judgedModels, loopbackDeps, type LoopbackScript } from './helpers/loopbackRouter';
 import { chatCompletion, startOpenAIServer, type OpenAIServer, type ScriptHandler } from './helpers/openaiServer';
@@ -73,6 +75,15 @@ describe('routeRequest on the time-skipping server', () => {
     assert.deepEqual(await scheduled('quick-local'), ['callModel', 'evaluateAnswer', 'callModel', 'evaluateAnswer'], 'only the paid calls are activity tasks');
     // Planning runs before the policy is known, so it is always local; the policy decides the rest.
     assert.deepEqual(await scheduled('quick-regular'), ['callModel', 'evaluateAnswer', 'callModel', 'evaluateAnswer', 'recordDecision']);
+  });
+
+  it('a validators-only gate is a quick step even for live answers: only the model call is an activity task', async () => {
+    const gate = new QualityGate({ validators: defaultValidators(), scorer: new ScorerByOrigin() });
+    const log = await run(scriptedModels({}), { ...classification, requestId: 'validators-only-live' }, { gate });
+    assert.equal(log.origin, 'live');
+    assert.equal(log.passed, true);
+    const names = ((await env.client.workflow.getHandle('route-validators-only-live').fetchHistory()).events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    assert.deepEqual(names, ['callModel']);
   });
 
   it('a local quick step that fails is retried, and the request completes with its row written once', async () => {

@@ -166,7 +166,7 @@ export function createActivities(deps: ActivityDeps) {
       const bounds = { maxEscalations: policy.maxEscalations, gateThreshold: policy.gate.threshold, budgetUsd: request.budgetUsd };
       // A learned decision depends on the policy and on the artefact that was trained for it.
       const policyVersion = decision.policyVersion === policy.version ? policy.version : `${policy.version}+${decision.policyVersion}`;
-      return { ...routePlan(escalationPlan(deps.catalog.models, bounds), decision, features, policyVersion), quickSteps: policy.quickSteps };
+      return { ...routePlan(escalationPlan(deps.catalog.models, bounds), decision, features, policyVersion), quickSteps: policy.quickSteps, liveGradingCallsModel: deps.gate.callsModelForLiveAnswers };
     },
 
     async callModel(input: CallModelInput): Promise<ModelResult> {

@@ -11,8 +11,11 @@ export class ScorerByOrigin implements Evaluator {
   readonly name: string;
   private readonly recorded = new RecordedVerdictEvaluator();
 
+  readonly callsModelForLiveAnswers: boolean;
+
   constructor(private readonly judge?: Evaluator) {
     this.name = judge ? `recorded|${judge.name}` : 'recorded|validators-only';
+    this.callsModelForLiveAnswers = judge?.callsModelForLiveAnswers ?? false;
   }
 
   paidCallCeilingUsd(request: RouteRequest, result: ModelResult): number {

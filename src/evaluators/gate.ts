@@ -32,6 +32,11 @@ export class QualityGate {
     this.failoverJudges = options.failoverJudges ?? new Map();
   }
 
+  /** Whether a live answer's grading calls a model (a judge; a failover judge only stands in for one). */
+  get callsModelForLiveAnswers(): boolean {
+    return this.scorer?.callsModelForLiveAnswers ?? false;
+  }
+
   /** The most one evaluation can cost in paid calls: the judge's, when it would be asked. */
   paidCallCeilingUsd(request: RouteRequest, result: ModelResult): number {
     return this.scorer?.paidCallCeilingUsd?.(request, result) ?? 0;

@@ -97,6 +97,7 @@ export function parseJudgeScore(reply: string): JudgeScore | undefined {
 /** Scores an answer by asking another model; its cost is counted as evaluator spend. */
 export class LlmJudge implements Evaluator {
   readonly name = 'judge';
+  readonly callsModelForLiveAnswers = true;
   private readonly provider: ModelProvider;
   private readonly model: ModelSpec;
 

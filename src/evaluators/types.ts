@@ -13,6 +13,8 @@ export interface Evaluation {
 export interface Evaluator {
   readonly name: string;
   evaluate(request: RouteRequest, result: ModelResult, signal?: AbortSignal, idempotencyKey?: string): Promise<Evaluation>;
+  /** True when grading a live answer calls a model (a judge): that grading must run as a regular activity. */
+  readonly callsModelForLiveAnswers?: boolean;
   /** The most one grading of `result` can cost when it calls a paid model (0 or absent when it calls none). */
   paidCallCeilingUsd?(request: RouteRequest, result: ModelResult): number;
 }

@@ -22,6 +22,8 @@ export interface RoutePlan extends EscalationPlan {
   policyVersion: string;
   /** The policy's choice for the quick steps (absent in plans written before it existed: regular activities). */
   quickSteps?: 'local' | 'activity';
+  /** Whether grading a live answer calls a model (this worker's gate has a judge); if not, the gate is a quick step too. */
+  liveGradingCallsModel?: boolean;
 }
 
 export interface PlanBounds {

@@ -105,7 +105,7 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
       : previous.error
         ? `${previous.model} failed: ${previous.error}`
         : `${previous.model} scored ${previous.verdict?.score} below ${plan.gateThreshold}`;
-    const { attempt, answer } = await tryModel(request, plan.ladder, step.model, step.cause, why, plan.gateThreshold, quick === local);
+    const { attempt, answer } = await tryModel(request, plan.ladder, step.model, step.cause, why, plan.gateThreshold, quick === local, plan.liveGradingCallsModel !== false);
     attempts.push(attempt);
     answers.push(answer);
   }
@@ -162,7 +162,8 @@ async function tryModel(
   cause: Attempt['cause'],
   why: string,
   threshold: number,
-  localGate: boolean,
+  quickGate: boolean,
+  liveGradingCallsModel: boolean,
 ): Promise<{ attempt: Attempt; answer?: string }> {
   const rung = ladder.find((r) => r.id === model);
   if (!rung) throw ApplicationFailure.nonRetryable(`model "${model}" is not on the plan's ladder`, FailureType.UnknownModel);
@@ -180,10 +181,10 @@ async function tryModel(
   }
   const usage = pickUsage(result);
   try {
-    // A recorded verdict (simulated, replayed answers) calls no model: a quick step. A live answer may need the paid
-    // judge, which heartbeats and can be cancelled: a regular activity.
+    // A recorded verdict (simulated, replayed answers) or a validators-only gate calls no model: a quick step. A
+    // live answer graded by the paid judge, which heartbeats and can be cancelled, is a regular activity.
     const verdict =
-      localGate && result.origin !== 'live'
+      quickGate && (result.origin !== 'live' || !liveGradingCallsModel)
         ? await local.evaluateAnswer({ request, result, threshold })
         : await evaluateAnswer.executeWithOptions({ ...EVALUATE_OPTIONS, summary: `quality gate for ${model} (threshold ${threshold})` }, [{ request, result, threshold }]);
     const possiblyBilled = addPossiblyBilled(result.possiblyBilled, verdict.possiblyBilled);
