@@ -46,7 +46,7 @@ type ComparedMetrics = Pick<RunSummary, (typeof COMPARED_METRICS)[number]>;
 export interface EvalOutput extends EvalReport {
   notes: string[];
   retentionLevels?: { retention: number; strategyCost: number | null; knnCost: number | null; blindMixingCost: number | null }[];
-  throughTemporal?: { metrics: ComparedMetrics; maxAbsDifference: ComparedMetrics };
+  throughTemporal?: { metrics: ComparedMetrics; maxAbsDifference: ComparedMetrics; workflowsPerSec: number };
 }
 
 function strategyOptions(cmd: EvalCommand, dataset: EvalDataset): OfflineStrategyOptions {
@@ -107,6 +107,7 @@ export async function runEval(cmd: EvalCommand): Promise<EvalOutput> {
     output.throughTemporal = {
       metrics: Object.fromEntries(COMPARED_METRICS.map((k) => [k, temporal.summary[k]])) as ComparedMetrics,
       maxAbsDifference: Object.fromEntries(COMPARED_METRICS.map((k) => [k, Math.abs(temporal.summary[k] - fast[k])])) as ComparedMetrics,
+      workflowsPerSec: temporal.workflowsPerSec,
     };
   }
   return output;
@@ -139,7 +140,7 @@ export function renderEval(output: EvalOutput): string {
   }
   if (output.throughTemporal) {
     const t = output.throughTemporal;
-    lines.push('', 'through real routeRequest workflows (replay provider, same simulated judge)');
+    lines.push('', `through real routeRequest workflows (replay provider, same simulated judge): ${t.workflowsPerSec.toFixed(1)} workflows/s`);
     lines.push(formatTable(['metric', 'workflows', '|workflows − fast path|'], Object.entries(t.metrics).map(([k, v]) => [k, v.toFixed(6), t.maxAbsDifference[k as keyof ComparedMetrics].toExponential(2)])));
   }
   return lines.join('\n');

@@ -57,7 +57,7 @@ function recordedVerdicts(rows: readonly EvalRow[], threshold: number, gate: Gat
  * the replay provider and graded by the same simulated judge as the fast path. Without the gate, the policy's
  * threshold is 0 and the judge is free, so every first answer is kept, as in the fast path's `--no-gate`.
  */
-export async function runThroughTemporal(dataset: EvalDataset, options: ThroughTemporalOptions): Promise<{ summary: RunSummary; logs: DecisionLog[] }> {
+export async function runThroughTemporal(dataset: EvalDataset, options: ThroughTemporalOptions): Promise<{ summary: RunSummary; logs: DecisionLog[]; workflowsPerSec: number }> {
   const threshold = options.policy.gate.threshold;
   const gate: GateSimulation = options.gate.enabled ? options.gate : { ...options.gate, judgeError: 0, judgeCostUsd: 0 };
   const policy: RoutingPolicy = options.gate.enabled ? options.policy : { ...options.policy, gate: { threshold: 0 } };
@@ -85,10 +85,12 @@ export async function runThroughTemporal(dataset: EvalDataset, options: ThroughT
         options.onProgress?.(++done, dataset.rows.length);
       }
     };
+    const started = performance.now();
     await worker.runUntil(Promise.all(Array.from({ length: options.concurrency ?? 32 }, lane)));
+    const workflowsPerSec = dataset.rows.length / ((performance.now() - started) / 1000);
     const plan = escalationPlan(dataset.catalog, { gateThreshold: threshold, maxEscalations: policy.maxEscalations });
     const sims = dataset.rows.map((row, i) => asSimulated(row, logs[i]!, threshold));
-    return { summary: summarizeRun(dataset.rows, sims, plan), logs };
+    return { summary: summarizeRun(dataset.rows, sims, plan), logs, workflowsPerSec };
   } finally {
     await server.teardown();
   }
