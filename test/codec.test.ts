@@ -128,7 +128,7 @@ describe('codec keys from the environment', () => {
   });
 });
 
-/** Every payload in a history, by where it sits, except search attributes (indexed, so never encrypted). */
+/** Every payload in a history, by where it sits, except search attributes (indexed, so never encrypted) and patch markers. */
 function historyPayloads(history: temporal.api.history.v1.IHistory): { path: string; payload: Payload }[] {
   const found: { path: string; payload: Payload }[] = [];
   const walk = (node: unknown, path: string): void => {
@@ -138,7 +138,8 @@ function historyPayloads(history: temporal.api.history.v1.IHistory): { path: str
       found.push({ path, payload: record as Payload });
       return;
     }
-    for (const [key, value] of Object.entries(record)) if (key !== 'searchAttributes') walk(value, `${path}.${key}`);
+    // Core's own patch marker (patched()) holds only the patch's name, and the SDK writes it unencoded.
+    for (const [key, value] of Object.entries(record)) if (key !== 'searchAttributes' && key !== 'patch-data') walk(value, `${path}.${key}`);
   };
   (history.events ?? []).forEach((event, i) => walk(event, `event ${i + 1}`));
   return found;

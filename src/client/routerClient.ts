@@ -4,6 +4,7 @@ import { requestFingerprint } from '../domain/requestFingerprint';
 import type { DecisionLog } from '../domain/results';
 import { parseOrThrow } from '../domain/validation';
 import { TASK_QUEUE } from '../domain/taskQueue';
+import { LOCAL_QUICK_STEPS_MEMO } from '../domain/workflowIds';
 import type { ContentStore } from '../claimCheck/contentStore';
 import { checkIn } from '../claimCheck/request';
 import { banditWorkflowId, feedbackWorkflowId, routeWorkflowId } from '../domain/workflowIds';
@@ -81,7 +82,11 @@ export class RouterClient {
         // that failed (all models down, terminated) may run again, so the caller can retry it.
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-        memo: { [REQUEST_FINGERPRINT_MEMO]: fingerprint },
+        memo: {
+          [REQUEST_FINGERPRINT_MEMO]: fingerprint,
+          // The SDK records local activities' results unencoded: only a client that encrypts nothing allows them.
+          ...(this.client.workflow.options.loadedDataConverter.payloadCodecs.length === 0 && { [LOCAL_QUICK_STEPS_MEMO]: true }),
+        },
         staticSummary: `route ${request.taskType} request ${request.requestId} (${request.domain}, policy ${request.policyId})`,
       });
     } catch (err) {

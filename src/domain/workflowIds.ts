@@ -2,3 +2,9 @@
 export const routeWorkflowId = (requestId: string) => `route-${requestId}`;
 export const banditWorkflowId = (policyId: string) => `bandit-${policyId}`;
 export const feedbackWorkflowId = (requestId: string) => `bandit-feedback-${requestId}`;
+
+/**
+ * Memo flag a starter sets to let a route workflow run its quick steps as local activities. The SDK writes local
+ * activity results into history without the payload codec, so a starter that encrypts payloads must not set it.
+ */
+export const LOCAL_QUICK_STEPS_MEMO = 'localQuickSteps';

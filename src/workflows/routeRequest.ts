@@ -12,6 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { RouterActivities } from '../activities';
 import { FailureType, NON_RETRYABLE_FAILURES } from '../domain/failures';
+import { LOCAL_QUICK_STEPS_MEMO } from '../domain/workflowIds';
 import type { RouteRequest } from '../domain/request';
 import type { Attempt, DecisionLog, ModelResult } from '../domain/results';
 import { addPossiblyBilled, buildDecisionLog, keptAttemptIndex, learningOutcome } from '../routing/decisionLog';
@@ -42,12 +43,13 @@ const regular = {
 /**
  * ...or as local activities: run in the worker that runs the workflow, with no task-queue round trip and only their
  * result in history. Safe for steps that are short, pay for nothing and are idempotent (planning is seeded by the
- * request, rows are written once by requestId, outcomes are counted once by requestId).
+ * request, rows are written once by requestId).
  */
 const local = {
   planRoute: proxyLocalActivities<RouterActivities>(PLAN_OPTIONS).planRoute,
   recordDecision: proxyLocalActivities<RouterActivities>(RECORD_OPTIONS).recordDecision,
-  reportBanditOutcome: proxyLocalActivities<RouterActivities>(LEARN_OPTIONS).reportBanditOutcome,
+  // Signalling another workflow is a call to the server: it stays a regular activity.
+  reportBanditOutcome: regular.reportBanditOutcome,
   evaluateAnswer: proxyLocalActivities<RouterActivities>(SHORT_STEP).evaluateAnswer,
 };
 
@@ -88,7 +90,8 @@ function failureMessage(err: unknown): string {
  * tier at most maxEscalations times, then straight to the best model, whose answer is kept whatever its verdict.
  */
 export async function routeRequest(request: RouteRequest): Promise<DecisionLog> {
-  const localPatch = patched('local-quick-steps');
+  // Without the starter's leave (an encrypting client, an older one) every step stays a regular activity.
+  const localPatch = patched('local-quick-steps') && workflowInfo().memo?.[LOCAL_QUICK_STEPS_MEMO] === true;
   const plan = await (localPatch ? local : regular).planRoute(request);
   const quick = localPatch && plan.quickSteps !== 'activity' ? local : regular;
   upsertSearchAttributes([
