@@ -34,11 +34,16 @@ const LEARN_OPTIONS: ActivityOptions = {
   summary: 'learn: send the outcome to the bandit state (signal-with-start)',
 };
 
-/** The quick steps, as regular activities (histories from before the 'local-quick-steps' patch, or by policy)... */
+// Signalling another workflow is a call to the server: always a regular activity.
+const { reportBanditOutcome } = proxyActivities<RouterActivities>(LEARN_OPTIONS);
+
+/**
+ * The quick steps, as regular activities (histories from before the 'local-quick-steps' patch, a starter that
+ * encrypts payloads, or the policy's choice)...
+ */
 const regular = {
   planRoute: proxyActivities<RouterActivities>(PLAN_OPTIONS).planRoute,
   recordDecision: proxyActivities<RouterActivities>(RECORD_OPTIONS).recordDecision,
-  reportBanditOutcome: proxyActivities<RouterActivities>(LEARN_OPTIONS).reportBanditOutcome,
 };
 /**
  * ...or as local activities: run in the worker that runs the workflow, with no task-queue round trip and only their
@@ -48,8 +53,6 @@ const regular = {
 const local = {
   planRoute: proxyLocalActivities<RouterActivities>(PLAN_OPTIONS).planRoute,
   recordDecision: proxyLocalActivities<RouterActivities>(RECORD_OPTIONS).recordDecision,
-  // Signalling another workflow is a call to the server: it stays a regular activity.
-  reportBanditOutcome: regular.reportBanditOutcome,
   evaluateAnswer: proxyLocalActivities<RouterActivities>(SHORT_STEP).evaluateAnswer,
 };
 
@@ -141,7 +144,7 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
   // Only decisions of a learning strategy send an outcome; the marker keeps older histories replaying.
   if (outcome && patched('bandit-outcome')) {
     try {
-      await quick.reportBanditOutcome({ policyId: request.policyId, outcome });
+      await reportBanditOutcome({ policyId: request.policyId, outcome });
     } catch (err) {
       // Learning is best effort: the answer stands whether or not the bandit heard about it.
       if (!(err instanceof ActivityFailure)) throw err;
