@@ -3,15 +3,16 @@
  * change to routeRequest that would break runs already in flight fails a test instead of a production worker.
  * Run it (and commit the files) when the workflow changes on purpose, behind patched() where runs may be in flight:
  *
- *   npx tsx scripts/record-history.ts
+ *   npx tsx scripts/record-history.ts [FILE...]
  *
+ * Named files only are (re)written, so the histories of older workflow shapes can stay as they were recorded.
  * It starts a Temporal dev server and a loopback OpenAI-compatible server, routes one request that escalates
  * (the judge fails the small model), one that does not, and one on a bandit policy (which sends its outcome to
  * bandit-<policyId>), then writes their histories and that banditState's (after an admin change) to test/histories/.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { RouterClient, routeWorkflowId } from '../src/client';
+import { routeWorkflowId } from '../src/client';
 import type { RouteRequestInput } from '../src/domain/request';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -19,6 +20,7 @@ import { banditWorkflowId } from '../src/domain/workflowIds';
 import { banditPolicy, withBanditPolicies } from '../test/helpers/bandit';
 import { HARD_MARKER, judgedModels, loopbackDeps } from '../test/helpers/loopbackRouter';
 import { startOpenAIServer } from '../test/helpers/openaiServer';
+import { RoutingToEndClient } from '../test/helpers/routerClient';
 import { devServerEnv, workflowBundle } from '../test/helpers/temporal';
 
 const HISTORIES_DIR = resolve(__dirname, '..', 'test', 'histories');
@@ -34,6 +36,11 @@ const RECORDINGS: { file: string; request: RouteRequestInput }[] = [
     request: { requestId: 'history-simple', prompt: 'Classify the intent: "where is my parcel?"', taskType: 'classification' },
   },
   {
+    // The slim shape with early return (update-with-start): local quick steps, one search-attribute upsert.
+    file: 'route-request-early-return.json',
+    request: { requestId: 'history-early-return', prompt: `${HARD_MARKER} Classify the intent: "the parcel never came"`, taskType: 'classification' },
+  },
+  {
     file: 'route-request-bandit.json',
     request: { requestId: 'history-bandit', prompt: 'Classify the intent: "my parcel is late"', taskType: 'classification', policyId: 'history-bandit' },
   },
@@ -41,6 +48,10 @@ const RECORDINGS: { file: string; request: RouteRequestInput }[] = [
 const BANDIT_HISTORY = 'bandit-state.json';
 
 async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const unknown = only.filter((f) => f !== BANDIT_HISTORY && !RECORDINGS.some((r) => r.file === f));
+  if (unknown.length > 0) throw new Error(`no such recording: ${unknown.join(', ')} (known: ${[...RECORDINGS.map((r) => r.file), BANDIT_HISTORY].join(', ')})`);
+  const wanted = (file: string) => only.length === 0 || only.includes(file);
   const [env, server] = await Promise.all([devServerEnv(), startOpenAIServer(judgedModels())]);
   try {
     const worker = await createRouterWorker({
@@ -50,7 +61,7 @@ async function main(): Promise<void> {
       client: env.client,
       deps: loopbackDeps(server.baseUrl, withBanditPolicies(banditPolicy('history-bandit'))),
     });
-    const router = new RouterClient({ client: env.client, taskQueue: TASK_QUEUE });
+    const router = new RoutingToEndClient({ client: env.client, taskQueue: TASK_QUEUE });
     const logs = await worker.runUntil(async () => {
       const routed = [];
       for (const { request } of RECORDINGS) routed.push(await router.route(request));
@@ -60,6 +71,7 @@ async function main(): Promise<void> {
 
     mkdirSync(HISTORIES_DIR, { recursive: true });
     for (const [i, { file, request }] of RECORDINGS.entries()) {
+      if (!wanted(file)) continue;
       const history = await env.client.workflow.getHandle(routeWorkflowId(request.requestId)).fetchHistory();
       const json = historyToJSON(history);
       const path = join(HISTORIES_DIR, file);
@@ -67,9 +79,11 @@ async function main(): Promise<void> {
       const log = logs[i]!;
       console.log(`${path}: ${history.events?.length ?? 0} events, ${log.attempts.map((a) => a.model).join(' -> ')}`);
     }
-    const bandit = await env.client.workflow.getHandle(banditWorkflowId('history-bandit')).fetchHistory();
-    writeFileSync(join(HISTORIES_DIR, BANDIT_HISTORY), `${historyToJSON(bandit)}\n`);
-    console.log(`${join(HISTORIES_DIR, BANDIT_HISTORY)}: ${bandit.events?.length ?? 0} events`);
+    if (wanted(BANDIT_HISTORY)) {
+      const bandit = await env.client.workflow.getHandle(banditWorkflowId('history-bandit')).fetchHistory();
+      writeFileSync(join(HISTORIES_DIR, BANDIT_HISTORY), `${historyToJSON(bandit)}\n`);
+      console.log(`${join(HISTORIES_DIR, BANDIT_HISTORY)}: ${bandit.events?.length ?? 0} events`);
+    }
   } finally {
     await server.close();
     await env.teardown();

@@ -4,13 +4,13 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ActivityDeps } from '../src/activities';
 import { banditStateInput } from '../src/activities/bandit';
-import { RouterClient } from '../src/client';
 import { banditWorkflowId } from '../src/domain/workflowIds';
 import { escalationLadder } from '../src/routing/ladder';
 import { CONTEXT_DIMENSION } from '../src/routing/strategies/bandit/dimension';
 import type { BanditOutcome } from '../src/routing/strategies/bandit/types';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { banditOutcomesSignal, banditStateQuery, banditViewQuery, type banditState } from '../src/workflows/banditState';
+import { RoutingToEndClient } from './helpers/routerClient';
 import { banditPolicy, withBanditPolicies } from './helpers/bandit';
 import { testCatalog } from './helpers/catalog';
 import { HARD_MARKER, judgedModels, loopbackDeps } from './helpers/loopbackRouter';
@@ -99,7 +99,7 @@ describe('banditState and bandit routing on the Temporal dev server', () => {
     const w = await worker(taskQueue);
     await w.runUntil(async () => {
       await send('admin', taskQueue, [outcome(1)]);
-      const router = new RouterClient({ client: env.client, taskQueue });
+      const router = new RoutingToEndClient({ client: env.client, taskQueue });
       const summary = await router.changeBandit('admin', { kind: 'settings', settings: { explorationRate: 0.2, lambda: 0.5 } });
       assert.equal(summary.settings.explorationRate, 0.2);
       assert.equal(summary.settings.lambda, 0.5);
@@ -117,7 +117,7 @@ describe('banditState and bandit routing on the Temporal dev server', () => {
     const policy = banditPolicy('learner', { forgetting: { kind: 'none' } });
     const w = await worker(taskQueue, withBanditPolicies(policy));
     await w.runUntil(async () => {
-      const router = new RouterClient({ client: env.client, taskQueue });
+      const router = new RoutingToEndClient({ client: env.client, taskQueue });
       const logs = [];
       for (let i = 0; i < 12; i++) {
         logs.push(await router.route({ requestId: `learn-${i}`, prompt: `${i % 3 === 0 ? HARD_MARKER : ''} Classify the intent: "where is parcel ${i}?"`, taskType: 'classification', policyId: 'learner' }));
@@ -142,7 +142,7 @@ describe('banditState and bandit routing on the Temporal dev server', () => {
     const taskQueue = 'bandit-no-client';
     // A worker without a Temporal client cannot reach the state workflow: the outcome activity fails for good.
     const w = await worker(taskQueue, withBanditPolicies(banditPolicy('orphan')), false);
-    const log = await w.runUntil(new RouterClient({ client: env.client, taskQueue }).route({ requestId: 'orphan-1', prompt: 'Classify: "hello"', taskType: 'classification', policyId: 'orphan' }));
+    const log = await w.runUntil(new RoutingToEndClient({ client: env.client, taskQueue }).route({ requestId: 'orphan-1', prompt: 'Classify: "hello"', taskType: 'classification', policyId: 'orphan' }));
     assert.equal(log.strategy, 'bandit');
     assert.ok(log.answer.length > 0);
     const history = await env.client.workflow.getHandle(`route-orphan-1`).fetchHistory();

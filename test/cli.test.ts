@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,7 +100,7 @@ describe('model-router CLI (built, real embedded dev server)', () => {
       '--request-id',
       'cli-test-1',
       '--json',
-    ]);
+    ], { env: { MODEL_ROUTER_DEV_SERVER_FILE: join(mkdtempSync(join(tmpdir(), 'cli-nodev-')), 'none.json') } });
     assert.equal(code, 0, stderr);
     const log = DecisionLogSchema.parse(JSON.parse(stdout));
     assert.equal(log.requestId, 'cli-test-1');
@@ -107,6 +108,42 @@ describe('model-router CLI (built, real embedded dev server)', () => {
     assert.equal(log.decision.ruleId, 'classification-small');
     assert.equal(log.selectedModel, 'gpt-4o-mini');
     assert.equal(log.origin, 'simulated');
+  });
+
+  it('route goes through a running dev server (its worker, its decision log) instead of starting one', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-dev-'));
+    const env = { ...process.env, MODEL_ROUTER_DEV_SERVER_FILE: join(dir, 'dev-server.json'), MODEL_ROUTER_DECISION_LOG: join(dir, 'dev-decisions.sqlite') };
+    const [port, uiPort] = [await freePort(), await freePort()];
+    const dev = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'dev', '--port', String(port), '--ui-port', String(uiPort), '--db', join(dir, 'temporal.db')], { cwd: ROOT, env, stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 600 && !existsSync(env.MODEL_ROUTER_DEV_SERVER_FILE); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(JSON.parse(readFileSync(env.MODEL_ROUTER_DEV_SERVER_FILE, 'utf8')).address, `127.0.0.1:${port}`);
+      // The route command's own decision log would be elsewhere: the row must come from the dev worker.
+      const { code, stdout, stderr } = await runCli(['route', '--prompt', 'Classify: "where is my parcel"', '--task-type', 'classification', '--request-id', 'via-dev', '--json'], {
+        env: { MODEL_ROUTER_DEV_SERVER_FILE: env.MODEL_ROUTER_DEV_SERVER_FILE, MODEL_ROUTER_DECISION_LOG: join(dir, 'route-decisions.sqlite') },
+      });
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, new RegExp(`routing through the running dev server at 127\\.0\\.0\\.1:${port}`));
+      assert.equal(JSON.parse(stdout).requestId, 'via-dev');
+      const rows = async () => {
+        const { default: Database } = await import('better-sqlite3');
+        const db = new Database(env.MODEL_ROUTER_DECISION_LOG, { readonly: true });
+        try {
+          return db.prepare('SELECT request_id FROM decision_log').all();
+        } finally {
+          db.close();
+        }
+      };
+      // Early return: the dev worker writes the row just after the answer.
+      for (let i = 0; i < 50 && (await rows()).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(await rows(), [{ request_id: 'via-dev' }]);
+      assert.equal(existsSync(join(dir, 'route-decisions.sqlite')), false, 'route started no worker of its own');
+    } finally {
+      const exited = new Promise((r) => dev.once('exit', r));
+      dev.kill('SIGINT');
+      await exited;
+    }
+    assert.equal(existsSync(env.MODEL_ROUTER_DEV_SERVER_FILE), false, 'dev withdraws its announcement when it stops');
   });
 
   it('route with a bad task type fails with the field and the rule, before any server starts', async () => {

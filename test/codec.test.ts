@@ -9,13 +9,13 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from '@temporalio/client';
 import { defaultPayloadConverter, METADATA_ENCODING_KEY, type DataConverter, type Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { RouterClient } from '../src/client';
 import { codecKeysFromEnv, dataConverterFromEnv, EncryptionCodec, ENCRYPTED_ENCODING, METADATA_KEY_ID } from '../src/codec';
 import { startCodecServer, type CodecServer } from '../src/codec/codecServer';
 import type { DecisionLog } from '../src/domain/results';
 import { freePort, startLocalServer, type LocalServer } from '../src/servers/localServer';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { installQuietRuntime } from '../src/worker/runtime';
+import { RoutingToEndClient } from './helpers/routerClient';
 import { launchBrowser, type TestBrowser } from './helpers/browser';
 import { judgedModels, loopbackDeps } from './helpers/loopbackRouter';
 import { startOpenAIServer, type OpenAIServer } from './helpers/openaiServer';
@@ -198,7 +198,7 @@ describe('encrypted routing on a real dev server, its codec server and the Web U
       deps: loopbackDeps(openai.baseUrl),
       dataConverter: converter,
     });
-    return worker.runUntil(new RouterClient({ client, taskQueue }).route({ requestId, prompt, taskType: 'classification' }));
+    return worker.runUntil(new RoutingToEndClient({ client, taskQueue }).route({ requestId, prompt, taskType: 'classification' }));
   }
 
   it('keeps prompts and answers out of history; only a client with the key reads the result', { timeout: 60_000 }, async () => {

@@ -12,6 +12,7 @@ import { DecisionLogStore } from '../src/analytics/decisionLogStore';
 import { RouterClient, routeWorkflowId } from '../src/client';
 import { INLINE_CONTENT_LIMIT, MAX_CONTENT_CHARS, type RouteRequestInput } from '../src/domain/request';
 import { FileContentStore } from '../src/claimCheck/contentStore';
+import { RoutingToEndClient } from './helpers/routerClient';
 import { defaultPolicies } from './helpers/catalog';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy } from '../src/workflows/searchAttributes';
@@ -60,7 +61,7 @@ describe('routeRequest on the Temporal dev server', () => {
       workflows: { bundle: await workflowBundle() },
       deps: loopbackDeps(server.baseUrl, deps),
     });
-    return worker.runUntil(work(new RouterClient({ client: env.client, taskQueue })));
+    return worker.runUntil(work(new RoutingToEndClient({ client: env.client, taskQueue })));
   }
 
   /** Calls the loopback server saw for one request (its prompt is in every model and judge call), by model. */
@@ -210,7 +211,7 @@ describe('routeRequest on the Temporal dev server', () => {
       workflows: { bundle: await workflowBundle() },
       deps: loopbackDeps(server.baseUrl, { decisionLog: store, contentStore }),
     });
-    const router = new RouterClient({ client: env.client, taskQueue, contentStore });
+    const router = new RoutingToEndClient({ client: env.client, taskQueue, contentStore });
     const log = await worker.runUntil(router.route({ requestId: 'claim-check-10mb', prompt, taskType: 'summarization' }));
 
     assert.match(log.answer, /^answer from /);
@@ -225,7 +226,7 @@ describe('routeRequest on the Temporal dev server', () => {
   });
 
   it('refuses a request over the documented limit, and a large one without a content store, naming the field', async () => {
-    const router = new RouterClient({ client: env.client, taskQueue: 'never-polled' });
+    const router = new RoutingToEndClient({ client: env.client, taskQueue: 'never-polled' });
     await assert.rejects(router.startRoute({ requestId: 'too-big', prompt: 'x'.repeat(MAX_CONTENT_CHARS + 1) }), /prompt: .*at most 16777216 characters/);
     await assert.rejects(router.startRoute({ requestId: 'no-store', prompt: 'x'.repeat(INLINE_CONTENT_LIMIT + 1) }), /prompt: .*need a content store/);
     for (const id of ['too-big', 'no-store']) {

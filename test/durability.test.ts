@@ -8,10 +8,10 @@ import { after, before, describe, it } from 'node:test';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DecisionLogStore } from '../src/analytics/decisionLogStore';
-import { RouterClient } from '../src/client';
 import type { RouteRequestInput } from '../src/domain/request';
 import { priceTokens } from '../src/domain/cost';
 import { createRouterWorker } from '../src/worker/createWorker';
+import { RoutingToEndClient } from './helpers/routerClient';
 import { testCatalog } from './helpers/catalog';
 import { ANSWER_USAGE, judgedModels, loopbackDeps } from './helpers/loopbackRouter';
 import { chatCompletion, startOpenAIServer, type OpenAIServer } from './helpers/openaiServer';
@@ -100,7 +100,7 @@ describe('a worker killed mid-request', () => {
     await started.ready;
 
     const request: RouteRequestInput = { requestId: 'survives-a-crash', prompt: 'Classify the intent: "my card was charged twice"', taskType: 'classification' };
-    const router = new RouterClient({ client: env.client, taskQueue: TASK_QUEUE });
+    const router = new RoutingToEndClient({ client: env.client, taskQueue: TASK_QUEUE });
     const handle = await router.startRoute(request);
 
     await waitFor('worker A to call the routed model', () => server.calls.some((c) => c.model === 'small-model'));
@@ -181,7 +181,7 @@ describe('a worker stopped by SIGTERM mid-call (a deploy)', () => {
     const started = startWorkerProcess({ TEMPORAL_ADDRESS: env.address, ROUTER_TASK_QUEUE: TASK_QUEUE, LOOPBACK_BASE_URL: server.baseUrl });
     worker = started.child;
     await started.ready;
-    const router = new RouterClient({ client: env.client, taskQueue: TASK_QUEUE });
+    const router = new RoutingToEndClient({ client: env.client, taskQueue: TASK_QUEUE });
     const handle = await router.startRoute({ requestId: 'survives-a-deploy', prompt: 'Classify the intent: "where is my parcel"', taskType: 'classification' });
 
     await waitFor('the worker to call the routed model', () => server.calls.some((c) => c.model === 'small-model'));

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { fileStrategyEnv } from '../src/activities/fileCache';
-import { RouterClient } from '../src/client';
 import type { ModelSpec } from '../src/domain/catalog';
 import { priceTokens } from '../src/domain/cost';
 import type { JudgeUnavailable } from '../src/domain/policy';
@@ -12,6 +11,7 @@ import { escalationLadder } from '../src/routing/ladder';
 import type { CircuitBreakerOptions } from '../src/providers/circuitBreaker';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { wireActivityDeps } from '../src/worker/wiring';
+import { RoutingToEndClient } from './helpers/routerClient';
 import { catalogWithJudges, defaultPolicies } from './helpers/catalog';
 import { ANSWER_USAGE } from './helpers/loopbackRouter';
 import { chatCompletion, startOpenAIServer, type OpenAIServer } from './helpers/openaiServer';
@@ -35,7 +35,7 @@ async function routeWith(
   env: TestWorkflowEnvironment,
   server: OpenAIServer,
   taskQueue: string,
-  options: { onJudgeUnavailable?: JudgeUnavailable; circuitBreaker?: CircuitBreakerOptions },
+  options: { onJudgeUnavailable?: JudgeUnavailable; circuitBreaker?: CircuitBreakerOptions; earlyReturn?: boolean },
   requestIds: string[],
 ): Promise<DecisionLog[]> {
   const policies = defaultPolicies({ gate: { threshold: 0.95, ...(options.onJudgeUnavailable ? { onJudgeUnavailable: options.onJudgeUnavailable } : {}) } });
@@ -46,12 +46,12 @@ async function routeWith(
     { decisionLogPath: ':memory:', ...(options.circuitBreaker ? { circuitBreaker: options.circuitBreaker } : {}) },
   );
   const worker = await createRouterWorker({ connection: env.nativeConnection, taskQueue, workflows: { bundle: await workflowBundle() }, deps: wiring.deps });
-  const router = new RouterClient({ client: env.client, taskQueue });
+  const router = new RoutingToEndClient({ client: env.client, taskQueue });
   try {
     // One after the other: each request meets the breaker the previous ones left behind.
     return await worker.runUntil(async () => {
       const logs: DecisionLog[] = [];
-      for (const requestId of requestIds) logs.push(await router.route(classification(requestId)));
+      for (const requestId of requestIds) logs.push(await router.route(classification(requestId), { earlyReturn: options.earlyReturn ?? true }));
       return logs;
     });
   } finally {
@@ -136,7 +136,9 @@ describe('a judge that is down, with the default policy (escalate), on the time-
   });
 
   it('still climbs the ladder, but the breaker stops the judge calls after one retry budget', { timeout: 60_000 }, async () => {
-    const [first, second] = await routeWith(env, server, 'judge-escalate', {}, ['escalate-1', 'escalate-2']);
+    // The test server skips time (the judge's retry back-offs here) only while a client waits on a workflow's
+    // result, not on an update: this test waits for the end.
+    const [first, second] = await routeWith(env, server, 'judge-escalate', { earlyReturn: false }, ['escalate-1', 'escalate-2']);
 
     for (const log of [first!, second!]) {
       assert.deepEqual(log.attempts.map((a) => a.model), ['small-model', 'medium-model', 'large-model']);

@@ -9,10 +9,11 @@ import Database from 'better-sqlite3';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { fileStrategyEnv } from '../src/activities/fileCache';
-import { RouterClient, routeWorkflowId } from '../src/client';
+import { routeWorkflowId } from '../src/client';
 import { escalationLadder } from '../src/routing/ladder';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { wireActivityDeps } from '../src/worker/wiring';
+import { RoutingToEndClient } from './helpers/routerClient';
 import { catalogWithJudges, defaultPolicies } from './helpers/catalog';
 import { chatCompletion, startOpenAIServer, type OpenAIServer, type ScriptHandler } from './helpers/openaiServer';
 import { devServerEnv, installRuntimeLogger, workflowBundle } from './helpers/temporal';
@@ -96,7 +97,7 @@ describe('credentials never reach history, the decision log or the worker log', 
     const worker = await createRouterWorker({ connection: env.nativeConnection, taskQueue, workflows: { bundle: await workflowBundle() }, deps: wiring.deps });
     const logLinesBefore = workerLog.length;
     const consoleBefore = consoleOutput.length;
-    const router = new RouterClient({ client: env.client, taskQueue });
+    const router = new RoutingToEndClient({ client: env.client, taskQueue });
     const log = await worker.runUntil(router.route({ requestId, prompt: 'Classify the intent of: "Where is my parcel?"', taskType: 'classification' }));
     wiring.store.close();
 

@@ -8,12 +8,14 @@ import type { Worker } from '@temporalio/worker';
 import { RouteFailedError } from '../src/client';
 import { DecisionLogStore } from '../src/analytics/decisionLogStore';
 import { TASK_QUEUE } from '../src/domain/taskQueue';
+import type { RouteRequestInput } from '../src/domain/request';
+import type { DecisionLog } from '../src/domain/results';
 import { startLocalServer, type LocalServer } from '../src/servers/localServer';
 import { workflowCode } from '../src/worker/bundle';
 import { loadRouterConfig } from '../src/worker/config';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { installQuietRuntime } from '../src/worker/runtime';
-import { openSession } from '../src/worker/session';
+import { openSession, type RouterSession } from '../src/worker/session';
 import { wireActivityDeps, type Wiring } from '../src/worker/wiring';
 
 /**
@@ -56,6 +58,13 @@ async function workflowPollers(taskQueue: string): Promise<number> {
   return pollers?.length ?? 0;
 }
 
+/** The answer returns early: a session that owns its worker keeps it running until the run has written its row. */
+async function routeToEnd(session: RouterSession, input: RouteRequestInput): Promise<DecisionLog> {
+  const log = await session.router.route(input);
+  await session.client.workflow.getHandle(log.workflowId).result();
+  return log;
+}
+
 describe('openSession', () => {
   it('with an address is a client: the deployed worker executes the request, this process opens no decision log', async () => {
     const session = await openSession({ address: server.address, env: { MODEL_ROUTER_DECISION_LOG: localLog } });
@@ -65,6 +74,8 @@ describe('openSession', () => {
       // Only the production worker polls the shared queue while the session is open.
       assert.equal(await workflowPollers(TASK_QUEUE), 1);
       assert.equal(log.requestId, 'session-remote-1');
+      // The answer came back early; the deployed worker writes the row as the run ends.
+      await session.client.workflow.getHandle(log.workflowId).result();
       assert.equal(production.store.get('session-remote-1')?.workflowId, 'route-session-remote-1');
       assert.equal(existsSync(localLog), false, 'the local decision log was never opened');
     } finally {
@@ -91,6 +102,7 @@ describe('openSession', () => {
     const env = { MODEL_ROUTER_DECISION_LOG: localLog };
     const ok = await runCli(['route', '--address', server.address, '--prompt', 'Summarise: the parcel came late.', '--request-id', 'cli-remote-1', '--json'], { env });
     assert.equal(ok.code, 0, ok.stderr);
+    await server.client.workflow.getHandle('route-cli-remote-1').result();
     assert.equal(production.store.get('cli-remote-1')?.requestId, 'cli-remote-1');
     assert.equal(existsSync(localLog), false, 'the CLI opened no local decision log');
 
@@ -109,7 +121,7 @@ describe('openSession', () => {
       const { taskQueue } = session.worker.options;
       assert.notEqual(taskQueue, TASK_QUEUE);
       assert.match(taskQueue, /^model-router-[0-9a-f-]{36}$/);
-      await session.worker.runUntil(session.router.route(request('session-private-1')));
+      await session.worker.runUntil(routeToEnd(session, request('session-private-1')));
       assert.equal(session.wiring.store.get('session-private-1')?.requestId, 'session-private-1');
       assert.equal(production.store.get('session-private-1'), undefined);
     } finally {
@@ -121,7 +133,7 @@ describe('openSession', () => {
     const session = await openSession({ env: { MODEL_ROUTER_DECISION_LOG: localLog } });
     try {
       assert.notEqual(session.worker.options.taskQueue, TASK_QUEUE);
-      const log = await session.worker.runUntil(session.router.route(request('session-embedded-1')));
+      const log = await session.worker.runUntil(routeToEnd(session, request('session-embedded-1')));
       assert.equal(log.requestId, 'session-embedded-1');
       assert.equal(session.wiring.store.get('session-embedded-1')?.requestId, 'session-embedded-1');
     } finally {

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { RouterClient } from '../src/client';
 import { DecisionLogStore } from '../src/analytics/decisionLogStore';
+import { RoutingToEndClient } from './helpers/routerClient';
 import { devServerEnv } from './helpers/temporal';
 
 const ROOT = join(__dirname, '..');
@@ -44,7 +44,7 @@ describe('production worker process (prebuilt bundle)', () => {
     const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
     try {
       await waitForOutput(worker, /polling "model-router"/, 30_000);
-      const log = await new RouterClient({ client: env.client }).route({
+      const log = await new RoutingToEndClient({ client: env.client }).route({
         requestId: 'worker-process-1',
         prompt: 'Extract the tracking number from: "parcel QS-99812 is late"',
         taskType: 'extraction',

@@ -12,6 +12,7 @@ import { QualityGate, defaultValidators } from '../src/evaluators/gate';
 import { defaultPolicies, testCatalog } from './helpers/catalog';
 import { judgedModels, loopbackDeps, type LoopbackScript } from './helpers/loopbackRouter';
 import { chatCompletion, startOpenAIServer, type OpenAIServer, type ScriptHandler } from './helpers/openaiServer';
+import { RoutingToEndClient } from './helpers/routerClient';
 import { timeSkippingEnv, workflowBundle } from './helpers/temporal';
 
 /** The loopback models, with a judge that fails every answer written by one of `failing`. */
@@ -52,8 +53,7 @@ describe('routeRequest on the time-skipping server', () => {
       workflows: { bundle: await workflowBundle() },
       deps: loopbackDeps(server.baseUrl, { startToCloseMs, ...deps }),
     });
-    const client = new RouterClient({ client: env.client, taskQueue: 'escalation-test' });
-    return worker.runUntil(client.route(request));
+    return worker.runUntil(new RoutingToEndClient({ client: env.client, taskQueue: 'escalation-test' }).route(request));
   }
 
   function modelCalls(model: string): number {
@@ -99,6 +99,59 @@ describe('routeRequest on the time-skipping server', () => {
     assert.equal(failures, 3, 'two failed writes, then the one that succeeded');
     assert.deepEqual(rows.map((r) => r.requestId), ['local-retry']);
     assert.equal(rows[0]!.costUsd, log.costUsd);
+  });
+
+  it('returns the answer before the decision-log row is written, and the row is still written once', async () => {
+    let releaseRow!: () => void;
+    const rowMayBeWritten = new Promise<void>((resolve) => (releaseRow = resolve));
+    const rows: DecisionLog[] = [];
+    let writes = 0;
+    const slowLog = {
+      async record(log: DecisionLog) {
+        writes++;
+        await rowMayBeWritten;
+        rows.push(log);
+      },
+    };
+    await server?.close();
+    server = await startOpenAIServer(scriptedModels({ failing: ['small-model'] }));
+    const worker = await createRouterWorker({
+      connection: env.nativeConnection,
+      taskQueue: 'escalation-test',
+      workflows: { bundle: await workflowBundle() },
+      deps: loopbackDeps(server.baseUrl, { decisionLog: slowLog }),
+    });
+    const client = new RouterClient({ client: env.client, taskQueue: 'escalation-test' });
+    const request = { ...classification, requestId: 'early-return' };
+    await worker.runUntil(async () => {
+      const answer = await client.route(request);
+      assert.equal(answer.finalModel, 'medium-model', 'the escalated answer, gated');
+      assert.equal(rows.length, 0, 'no row yet when the answer arrives');
+      // A duplicate of the request joins the running workflow rather than calling a model again.
+      const calls = server!.calls.length;
+      const duplicate = client.route(request);
+      releaseRow();
+      assert.deepEqual(await duplicate, answer);
+      assert.deepEqual(await env.client.workflow.getHandle(answer.workflowId).result(), answer);
+      assert.equal(server!.calls.length, calls);
+    });
+    assert.equal(writes, 1);
+    assert.deepEqual(rows.map((r) => [r.requestId, r.costUsd]), [['early-return', (await env.client.workflow.getHandle('route-early-return').result()).costUsd]]);
+  });
+
+  it('without early return the row is written when route() returns', async () => {
+    const rows: DecisionLog[] = [];
+    await server?.close();
+    server = await startOpenAIServer(scriptedModels({}));
+    const worker = await createRouterWorker({
+      connection: env.nativeConnection,
+      taskQueue: 'escalation-test',
+      workflows: { bundle: await workflowBundle() },
+      deps: loopbackDeps(server.baseUrl, { decisionLog: { record: (log: DecisionLog) => void rows.push(log) } }),
+    });
+    const client = new RouterClient({ client: env.client, taskQueue: 'escalation-test' });
+    const log = await worker.runUntil(client.route({ ...classification, requestId: 'wait-for-row' }, { earlyReturn: false }));
+    assert.deepEqual(rows.map((r) => [r.requestId, r.costUsd]), [[log.requestId, log.costUsd]]);
   });
 
   it('keeps the routed small model when the gate passes it', async () => {

@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Catalog, ModelSpec } from '../domain/catalog';
 import { FailureType } from '../domain/failures';
 import { redactSecrets } from '../domain/redact';
-import { RouteRequestSchema, type RouteRequest } from '../domain/request';
+import { RouteRequestSchema, type RouteRequest, type RouteRequestInput } from '../domain/request';
 import type { DecisionLog, DecisionLogSink, ModelResult, PossiblyBilled, QualityVerdict, RoutingDecision } from '../domain/results';
 import { parseOrThrow, ValidationError } from '../domain/validation';
 import type { QualityGate } from '../evaluators/gate';
@@ -44,7 +44,8 @@ export interface ActivityDeps {
 const HEARTBEAT_INTERVAL_MS = 1_000;
 
 export interface CallModelInput {
-  request: RouteRequest;
+  /** Parsed again here: the workflow sends only the fields a call needs, the rest take their defaults. */
+  request: RouteRequestInput;
   modelId: string;
 }
 

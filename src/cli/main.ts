@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RouteRequest } from '../domain/request';
 import type { DecisionLog } from '../domain/results';
+import type { ClientSession } from '../worker/session';
 import { TASK_QUEUE } from '../domain/taskQueue';
 import { ValidationError } from '../domain/validation';
 import { PROJECT_ROOT } from '../servers/binaries';
@@ -125,18 +126,27 @@ async function route(args: string[]): Promise<void> {
  * process runs a worker only for the embedded server it starts and owns.
  */
 async function routeOnce(request: RouteRequest, address: string | undefined): Promise<DecisionLog> {
-  const { openSession } = await import('../worker/session');
-  if (address) {
-    const remote = await openSession({ address });
+  const [{ openSession }, { runningDevServer }] = await Promise.all([import('../worker/session'), import('../worker/devServerFile')]);
+  const through = async (remote: ClientSession) => {
     try {
       return await remote.router.route(request);
     } finally {
       await remote.close();
     }
+  };
+  if (address) return through(await openSession({ address }));
+  const dev = runningDevServer();
+  if (dev) {
+    const remote = await openSession(dev).catch((err: Error) => void console.error(`${err.message}: starting an embedded server instead`));
+    if (remote) {
+      console.error(`routing through the running dev server at ${dev.address} (pid ${dev.pid})`);
+      return through(remote);
+    }
   }
   const embedded = await openSession();
   try {
-    return await embedded.worker.runUntil(embedded.router.route(request));
+    // This process's worker is the only one: it stays until the row is written, not just until the answer.
+    return await embedded.worker.runUntil(embedded.router.route(request, { earlyReturn: false }));
   } finally {
     await embedded.close();
   }
@@ -157,9 +167,12 @@ async function dev(args: string[]): Promise<void> {
   console.log(`Temporal dev server: ${session.address} (runs kept in ${dbFilename})`);
   console.log(`Temporal Web UI:     ${session.uiUrl}`);
   console.log(`Router worker polling task queue "${session.worker.options.taskQueue}". Ctrl-C to stop.`);
+  const { announceDevServer } = await import('../worker/devServerFile');
+  const withdraw = announceDevServer({ address: session.address, taskQueue: session.worker.options.taskQueue, ...(session.uiUrl ? { uiUrl: session.uiUrl } : {}) });
   try {
     await session.worker.runUntil(untilInterrupted());
   } finally {
+    withdraw();
     await session.close();
   }
 }

@@ -1,4 +1,14 @@
-import { ActivityFailure, ApplicationFailure, Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  Client,
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
 import { RouteRequestSchema, type RouteRequest, type RouteRequestInput } from '../domain/request';
 import { requestFingerprint } from '../domain/requestFingerprint';
 import type { DecisionLog } from '../domain/results';
@@ -12,6 +22,7 @@ import { ValidationError } from '../domain/validation';
 import type { AdminChange, BanditSummary } from '../routing/strategies/bandit/types';
 import type { banditFeedback, routeRequest } from '../workflows';
 import { banditAdminUpdate, banditViewQuery, type BanditStateView } from '../workflows/banditState';
+import { answerUpdate } from '../workflows/routeRequest';
 import { RequestConflictError, RouteFailedError } from './errors';
 
 export { routeWorkflowId } from '../domain/workflowIds';
@@ -45,6 +56,12 @@ function routeFailure(err: unknown, workflowId: string): RouteFailedError | unde
   return new RouteFailedError(cause.message, cause.type ?? 'Error', workflowId, { cause: err });
 }
 
+interface RouteStart {
+  requestId: string;
+  fingerprint: string;
+  options: WorkflowStartOptions<typeof routeRequest> & { workflowId: string; workflowIdConflictPolicy: 'FAIL' };
+}
+
 /** The backend's entry point: one durable routing workflow per requestId. */
 export class RouterClient {
   private readonly client: Client;
@@ -65,6 +82,48 @@ export class RouterClient {
    * with different content throws a RequestConflictError.
    */
   async startRoute(input: RouteRequestInput): Promise<WorkflowHandle<typeof routeRequest>> {
+    const start = await this.startOptions(input);
+    try {
+      return await this.client.workflow.start<typeof routeRequest>('routeRequest', start.options);
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    return this.joinDuplicate(start);
+  }
+
+  /**
+   * Routes a request and returns its decision log. By default the answer returns early: the request's workflow is
+   * started with an update (update-with-start) that completes as soon as the kept answer is known, and the decision
+   * log row and the bandit's outcome are written after the caller has it. `{ earlyReturn: false }` waits for the
+   * workflow's end instead (the row is then written when this returns). Either way the same requestId runs once, and
+   * a duplicate joins the run that has it. A failure no retry can fix (an unknown policy, every model failed)
+   * throws a RouteFailedError with the failure's message.
+   */
+  async route(input: RouteRequestInput, options: { earlyReturn?: boolean } = {}): Promise<DecisionLog> {
+    let handle: WorkflowHandle<typeof routeRequest>;
+    if (options.earlyReturn === false) {
+      handle = await this.startRoute(input);
+    } else {
+      const start = await this.startOptions(input);
+      const operation = new WithStartWorkflowOperation<typeof routeRequest>('routeRequest', start.options);
+      try {
+        return await this.client.workflow.executeUpdateWithStart(answerUpdate, { startWorkflowOperation: operation });
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) handle = await this.joinDuplicate(start);
+        // The workflow failed before answering (or its worker predates the update): its result says why.
+        else if (err instanceof WorkflowUpdateFailedError) handle = await operation.workflowHandle();
+        else throw err;
+      }
+    }
+    try {
+      return await handle.result();
+    } catch (err) {
+      throw routeFailure(err, handle.workflowId) ?? err;
+    }
+  }
+
+  /** Validates, fingerprints and claim-checks a request; nothing is started for a bad one. */
+  private async startOptions(input: RouteRequestInput): Promise<RouteStart> {
     const validated = validateRouteRequest(input);
     const fingerprint = requestFingerprint(validated);
     if (this.knownPolicies && !this.knownPolicies.includes(validated.policyId)) {
@@ -73,13 +132,15 @@ export class RouterClient {
     // Fingerprinted on the content itself; only then may a large prompt leave for the content store.
     const request = await checkIn(validated, this.contentStore);
     const workflowId = routeWorkflowId(request.requestId);
-    try {
-      return await this.client.workflow.start<typeof routeRequest>('routeRequest', {
+    return {
+      requestId: request.requestId,
+      fingerprint,
+      options: {
         args: [request],
         taskQueue: this.taskQueue,
         workflowId,
-        // A running or completed duplicate is refused here and joined below, after its content is compared; one
-        // that failed (all models down, terminated) may run again, so the caller can retry it.
+        // A running or completed duplicate is refused here and joined after its content is compared; one that
+        // failed (all models down, terminated) may run again, so the caller can retry it.
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         memo: {
@@ -88,30 +149,20 @@ export class RouterClient {
           ...(this.client.workflow.options.loadedDataConverter.payloadCodecs.length === 0 && { [LOCAL_QUICK_STEPS_MEMO]: true }),
         },
         staticSummary: `route ${request.taskType} request ${request.requestId} (${request.domain}, policy ${request.policyId})`,
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
-    // Only a duplicate pays for this read: the run that has the id must have been started with the same content.
-    // A run started before fingerprints were recorded has none and is joined as before.
-    const handle = this.client.workflow.getHandle<typeof routeRequest>(workflowId);
-    const { memo } = await handle.describe();
-    const existing = memo?.[REQUEST_FINGERPRINT_MEMO];
-    if (typeof existing === 'string' && existing !== fingerprint) throw new RequestConflictError(request.requestId, workflowId);
-    return handle;
+      },
+    };
   }
 
   /**
-   * Starts (or joins) the request's workflow and waits for its decision log. A failure no retry can fix (an
-   * unknown policy, every model failed) throws a RouteFailedError with the failure's message.
+   * Only a duplicate pays for this read: the run that has the id must have been started with the same content.
+   * A run started before fingerprints were recorded has none and is joined as before.
    */
-  async route(input: RouteRequestInput): Promise<DecisionLog> {
-    const handle = await this.startRoute(input);
-    try {
-      return await handle.result();
-    } catch (err) {
-      throw routeFailure(err, handle.workflowId) ?? err;
-    }
+  private async joinDuplicate(start: RouteStart): Promise<WorkflowHandle<typeof routeRequest>> {
+    const handle = this.client.workflow.getHandle<typeof routeRequest>(start.options.workflowId);
+    const { memo } = await handle.describe();
+    const existing = memo?.[REQUEST_FINGERPRINT_MEMO];
+    if (typeof existing === 'string' && existing !== start.fingerprint) throw new RequestConflictError(start.requestId, start.options.workflowId);
+    return handle;
   }
 
   /** A policy's bandit state as its workflow sees it: arms, their rewards, counters, history length. */

@@ -41,7 +41,8 @@ async function routeInOrder(session: RouterSession, requests: readonly RouteRequ
   const logs: DecisionLog[] = new Array(requests.length);
   let next = 0;
   const lane = async () => {
-    for (let i = next++; i < requests.length; i = next++) logs[i] = await session.router.route(requests[i]!);
+    // To the workflow's end, not the early answer: the learner has each outcome before the lane's next request.
+    for (let i = next++; i < requests.length; i = next++) logs[i] = await session.router.route(requests[i]!, { earlyReturn: false });
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
   return logs;

@@ -39,6 +39,8 @@ export interface RemoteSessionOptions {
    * workers' tasks and never answers their requests with this process's configuration.
    */
   privateWorker?: boolean;
+  /** The deployed workers' task queue, for a client session (default MODEL_ROUTER_TASK_QUEUE, else the shared one). */
+  taskQueue?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -75,7 +77,7 @@ async function openClientSession(options: RemoteSessionOptions): Promise<ClientS
   // Large prompts go to the content store the deployed workers share (MODEL_ROUTER_CONTENT_DIR), encrypted as they are.
   const contentStore = new FileContentStore(env.MODEL_ROUTER_CONTENT_DIR || DEFAULT_CONTENT_DIR, payloadCodecFromEnv(env));
   return {
-    router: new RouterClient({ client, taskQueue: env.MODEL_ROUTER_TASK_QUEUE ?? TASK_QUEUE, contentStore }),
+    router: new RouterClient({ client, taskQueue: options.taskQueue ?? env.MODEL_ROUTER_TASK_QUEUE ?? TASK_QUEUE, contentStore }),
     client,
     address: options.address,
     close: () => connection.close(),

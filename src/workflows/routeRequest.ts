@@ -1,25 +1,35 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  condition,
+  defineUpdate,
   proxyActivities,
   proxyLocalActivities,
   upsertSearchAttributes,
   workflowInfo,
   log as wfLog,
   patched,
+  setHandler,
+  sleep,
   type ActivityOptions,
   type RetryPolicy,
 } from '@temporalio/workflow';
 import type { RouterActivities } from '../activities';
 import { FailureType, NON_RETRYABLE_FAILURES } from '../domain/failures';
 import { LOCAL_QUICK_STEPS_MEMO } from '../domain/workflowIds';
-import type { RouteRequest } from '../domain/request';
+import type { RouteRequest, RouteRequestInput } from '../domain/request';
 import type { Attempt, DecisionLog, ModelResult } from '../domain/results';
 import { addPossiblyBilled, buildDecisionLog, keptAttemptIndex, learningOutcome } from '../routing/decisionLog';
 import { nextStep, type NextStep } from '../routing/escalation';
 import type { Rung } from '../routing/ladder';
 import { possiblyBilledOf } from './billing';
 import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy } from './searchAttributes';
+
+/**
+ * Early return: the caller's update-with-start waits on this and gets the decision log as soon as the kept answer
+ * is known, while the row and the bandit's outcome are written after it. Fails when no model answered.
+ */
+export const answerUpdate = defineUpdate<DecisionLog>('answer');
 
 const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES] };
 
@@ -93,17 +103,31 @@ function failureMessage(err: unknown): string {
  * tier at most maxEscalations times, then straight to the best model, whose answer is kept whatever its verdict.
  */
 export async function routeRequest(request: RouteRequest): Promise<DecisionLog> {
+  let answer: { log: DecisionLog } | { failure: ApplicationFailure } | undefined;
+  let answerAwaited = false;
+  setHandler(answerUpdate, async () => {
+    answerAwaited = true;
+    await condition(() => answer !== undefined);
+    if ('failure' in answer!) throw answer.failure;
+    return answer!.log;
+  });
+
+  // New runs take the slim shape (one search-attribute upsert, model calls without the request's routing fields);
+  // histories written before it replay the shape they were written with.
+  const slim = patched('slim-steps');
   // Without the starter's leave (an encrypting client, an older one) every step stays a regular activity.
-  const localPatch = patched('local-quick-steps') && workflowInfo().memo?.[LOCAL_QUICK_STEPS_MEMO] === true;
+  const localPatch = (slim || patched('local-quick-steps')) && workflowInfo().memo?.[LOCAL_QUICK_STEPS_MEMO] === true;
   const plan = await (localPatch ? local : regular).planRoute(request);
   const quick = localPatch && plan.quickSteps !== 'activity' ? local : regular;
-  upsertSearchAttributes([
+  const routedAttributes = [
     { key: RoutedModel, value: plan.decision.model },
     { key: RoutingStrategy, value: plan.decision.strategy },
-  ]);
+  ];
+  if (!slim) upsertSearchAttributes(routedAttributes);
 
   const attempts: Attempt[] = [];
   const answers: (string | undefined)[] = [];
+  const callRequest = slim ? modelCallRequest(request) : request;
   for (let step: NextStep | undefined = { model: plan.decision.model, cause: 'routed' }; step; step = nextStep(plan, attempts)) {
     const previous = attempts[attempts.length - 1];
     const why = !previous
@@ -111,7 +135,7 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
       : previous.error
         ? `${previous.model} failed: ${previous.error}`
         : `${previous.model} scored ${previous.verdict?.score} below ${plan.gateThreshold}`;
-    const { attempt, answer } = await tryModel(request, plan.ladder, step.model, step.cause, why, plan.gateThreshold, quick === local, plan.liveGradingCallsModel !== false);
+    const { attempt, answer } = await tryModel(callRequest, request, plan.ladder, step.model, step.cause, why, plan.gateThreshold, quick === local, plan.liveGradingCallsModel !== false);
     attempts.push(attempt);
     answers.push(answer);
   }
@@ -119,10 +143,13 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
   const keptIndex = keptAttemptIndex(attempts, (i) => answers[i] !== undefined);
   const keptAnswer = answers[keptIndex];
   if (keptAnswer === undefined) {
-    throw ApplicationFailure.nonRetryable(
+    const failure = ApplicationFailure.nonRetryable(
       `no model answered request ${request.requestId}: ${attempts.map((a) => `${a.model}: ${a.error}`).join('; ')}`,
       FailureType.AllModelsFailed,
     );
+    if (slim) upsertSearchAttributes(routedAttributes);
+    answer = { failure };
+    throw failure;
   }
   const final = { attempt: attempts[keptIndex]!, answer: keptAnswer };
   const log = buildDecisionLog({
@@ -133,6 +160,10 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
     workflowId: workflowInfo().workflowId,
     timestamp: new Date().toISOString(),
   });
+  answer = { log };
+  // A waiting caller's answer leaves with the next workflow task; the shortest timer ends this one, so the row and
+  // the outcome below are written after the caller has the answer rather than before.
+  if (answerAwaited) await sleep(1);
   try {
     await quick.recordDecision(log, request);
   } catch (err) {
@@ -152,6 +183,7 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
     }
   }
   upsertSearchAttributes([
+    ...(slim ? routedAttributes : []),
     { key: FinalModel, value: log.finalModel },
     { key: Escalated, value: log.wasEscalated },
     { key: QualityScore, value: log.qualityScore },
@@ -160,8 +192,18 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
   return log;
 }
 
+/**
+ * What a model call needs of the request: its content and the fields that shape the call. Who asked (tenant,
+ * policy, tier, budget) stays in the workflow's input, not copied into every call's history event.
+ */
+function modelCallRequest(request: RouteRequest): RouteRequestInput {
+  const { tenant: _t, policyId: _p, customerTier: _c, timeSensitivity: _s, budgetUsd: _b, history, ...call } = request;
+  return history.length > 0 ? { ...call, history } : call;
+}
+
 /** One rung: call the model, then the gate. A call that fails for good (after retries) is an attempt too. */
 async function tryModel(
+  callRequest: RouteRequestInput,
   request: RouteRequest,
   ladder: readonly Rung[],
   model: string,
@@ -176,7 +218,7 @@ async function tryModel(
   let result: ModelResult;
   try {
     result = await callModel.executeWithOptions(modelCallOptions(rung, `${cause}: ${model} — ${why}`.slice(0, 200)), [
-      { request, modelId: model },
+      { request: callRequest, modelId: model },
     ]);
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;

@@ -81,7 +81,8 @@ export async function runThroughTemporal(dataset: EvalDataset, options: ThroughT
     let done = 0;
     const lane = async () => {
       for (let i = next++; i < dataset.rows.length; i = next++) {
-        logs[i] = await router.route({ ...dataset.rows[i]!.request, policyId: policy.id });
+        // Whole workflows (row and outcome written): they are what workflows/s counts, and a learner learns from.
+        logs[i] = await router.route({ ...dataset.rows[i]!.request, policyId: policy.id }, { earlyReturn: false });
         options.onProgress?.(++done, dataset.rows.length);
       }
     };
