@@ -8,7 +8,7 @@ import { historyFromJSON, type History } from '@temporalio/common/lib/proto-util
 import { workflowBundle } from './helpers/temporal';
 
 /** Recorded by scripts/record-history.ts from real runs on the dev server; re-record only on purpose. */
-const HISTORY_FILES = ['route-request-escalated.json', 'route-request-simple.json', 'route-request-bandit.json', 'bandit-state.json'];
+const HISTORY_FILES = ['route-request-escalated.json', 'route-request-simple.json', 'route-request-bandit.json', 'bandit-state.json', 'route-request-early-return.json'];
 
 interface RecordedHistory {
   workflowId: string;
@@ -47,13 +47,18 @@ describe('replaying committed routeRequest histories', () => {
     ]);
   });
 
-  it('holds an escalated, a plain and a bandit run (recorded before the bandit existed, but the last), and a bandit state', () => {
-    const [escalated, simple, bandit, state] = histories.map((h) => h.history);
+  it('holds an escalated, a plain and a bandit run (recorded before the bandit existed, but the last), a bandit state, and an early-return run', () => {
+    const [escalated, simple, bandit, state, early] = histories.map((h) => h.history);
     assert.deepEqual(activitiesScheduled(escalated!), ['planRoute', 'callModel', 'evaluateAnswer', 'callModel', 'evaluateAnswer', 'recordDecision']);
     assert.deepEqual(activitiesScheduled(simple!), ['planRoute', 'callModel', 'evaluateAnswer', 'recordDecision']);
     assert.deepEqual(activitiesScheduled(bandit!), ['planRoute', 'callModel', 'evaluateAnswer', 'recordDecision', 'reportBanditOutcome']);
-    const kinds = (state!.events ?? []).map((e) => Object.keys(e).find((k) => k.endsWith('EventAttributes')));
-    assert.ok(kinds.includes('workflowExecutionSignaledEventAttributes') && kinds.includes('workflowExecutionUpdateAcceptedEventAttributes'), kinds.join(', '));
+    const kinds = (history: History) => (history.events ?? []).map((e) => Object.keys(e).find((k) => k.endsWith('EventAttributes')));
+    assert.ok(kinds(state!).includes('workflowExecutionSignaledEventAttributes') && kinds(state!).includes('workflowExecutionUpdateAcceptedEventAttributes'), kinds(state!).join(', '));
+    // The slim shape: planning and the row are local activities, the answer left early through the update.
+    assert.deepEqual(activitiesScheduled(early!), ['callModel', 'evaluateAnswer', 'callModel', 'evaluateAnswer']);
+    const earlyKinds = kinds(early!);
+    assert.ok(earlyKinds.indexOf('workflowExecutionUpdateCompletedEventAttributes') < earlyKinds.lastIndexOf('markerRecordedEventAttributes'), 'the answer left before the row was written');
+    assert.equal(earlyKinds.filter((k) => k === 'upsertWorkflowSearchAttributesEventAttributes').length, 2, 'the patch marker\'s and the final one');
   });
 
   it('replays every history on the current workflow code without a determinism violation', async () => {
@@ -65,7 +70,8 @@ describe('replaying committed routeRequest histories', () => {
   });
 
   it('reports a determinism violation for workflow code that calls the activities in another order', async () => {
-    const routes = histories.filter((h) => h.workflowId.startsWith('route-request'));
+    // The histories whose planning step is a regular activity (the early-return one plans locally).
+    const routes = histories.filter((h) => h.workflowId.startsWith('route-request') && activitiesScheduled(h.history)[0] === 'planRoute');
     const results = await replayAll(reorderedWorkflows, routes);
     assert.equal(results.length, routes.length);
     for (const result of results) {
