@@ -9,3 +9,9 @@ export function formatTable(header: string[], rows: (string | number)[][]): stri
 
 export const percent = (x: number): string => `${(x * 100).toFixed(1)} %`;
 export const usd = (x: number): string => `$${x.toFixed(6)}`;
+
+/** The same table as Markdown, for pasting a benchmark's figures into the README as they were printed. */
+export function formatMarkdownTable(header: string[], rows: (string | number)[][]): string {
+  const line = (r: (string | number)[]) => `| ${r.map(String).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}

@@ -20,7 +20,7 @@ import { offPolicyEstimate, offPolicyTarget } from '../analytics/offPolicy';
 import { escalationLadder } from '../routing/ladder';
 import { loadRouterConfig } from '../worker/config';
 import { progressBar } from './progress';
-import { formatTable } from '../analytics/table';
+import { formatMarkdownTable, formatTable } from '../analytics/table';
 import { promptOption } from './promptInput';
 import { untilInterrupted } from './signals';
 
@@ -60,7 +60,7 @@ Commands:
                                     Inverse-propensity estimate of another policy on logged traffic.
   bench bandit [--outcomes 10000] [--duplicates 0.1] [--concurrency 256] [--address HOST:PORT] [--json]
                                     Outcomes into one banditState (duplicates, a worker restart): rate and exactness.
-  bench overhead [--requests 200] [--concurrency 1,16] [--stock-server] [--json]
+  bench overhead [--requests 200] [--concurrency 1,16] [--stock-server] [--no-early-return] [--json | --markdown]
                                     The router against Temporal's floor (one and four no-op activities) on one
                                     embedded server: p50/p95/p99, requests/s, history bytes, server CPU, as ratios.
   bench chaos [--trials 100] [--concurrency 4] [--seed 1] [--json]
@@ -344,7 +344,10 @@ async function chaos(args: string[]): Promise<void> {
 }
 
 async function overhead(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { requests: { type: 'string' }, concurrency: { type: 'string' }, 'stock-server': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args,
+    options: { requests: { type: 'string' }, concurrency: { type: 'string' }, 'stock-server': { type: 'boolean', default: false }, 'no-early-return': { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, markdown: { type: 'boolean', default: false } },
+  });
   const requests = intOption(values.requests, 'requests') ?? 200;
   const concurrency = (values.concurrency ?? '1,16').split(',').map((c) => intOption(c.trim(), 'concurrency')!);
   if (requests < 1) throw new ValidationError('command line', [{ path: '--requests', message: `must be at least 1, got ${requests}` }]);
@@ -352,16 +355,20 @@ async function overhead(args: string[]): Promise<void> {
   const config = loadRouterConfig();
   const [{ benchOverhead }, { installQuietRuntime }] = await Promise.all([import('../analytics/bench/overhead'), import('../worker/runtime')]);
   installQuietRuntime();
-  const result = await benchOverhead({ requests, concurrency, catalog: config.catalog, policy: config.policies.get('default')!, tuned: !values['stock-server'] }, values.json ? undefined : (line) => console.error(line));
+  const result = await benchOverhead({ requests, concurrency, catalog: config.catalog, policy: config.policies.get('default')!, tuned: !values['stock-server'], earlyReturn: !values['no-early-return'] }, values.json ? undefined : (line) => console.error(line));
   if (values.json) return console.log(JSON.stringify(result));
-  console.log(`${requests} sequential requests per scenario, interleaved, on one ${result.tunedServer ? 'tuned' : 'stock'} embedded dev server; instant (simulated) provider`);
+  const { machine } = result;
+  console.log(
+    `${requests} sequential requests per scenario, interleaved, on one ${result.tunedServer ? 'tuned' : 'stock'} embedded dev server; instant (simulated) provider; router ${result.earlyReturn ? 'answering early' : 'waiting for the row'}; ` +
+      `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}`,
+  );
   const scenarios = Object.keys(result.scenarios) as (keyof typeof result.scenarios)[];
   const rows = scenarios.map((s) => {
     const f = result.scenarios[s];
     const r = result.ratiosToFloor[s];
     return [s, `${f.p50Ms.toFixed(1)} (${r.p50.toFixed(2)}×)`, f.p95Ms.toFixed(1), f.p99Ms.toFixed(1), ...concurrency.map((c) => `${f.rps[String(c)]!.toFixed(1)} (${r.rps[String(c)]!.toFixed(2)}×)`), `${f.historyBytes} (${r.historyBytes.toFixed(2)}×)`, f.serverCpuMsPerRequest.toFixed(1)];
   });
-  console.log(formatTable(['scenario', 'p50 ms (÷ floor)', 'p95 ms', 'p99 ms', ...concurrency.map((c) => `req/s @${c} (÷ floor)`), 'history bytes (÷ floor)', 'server CPU ms/req'], rows));
+  console.log((values.markdown ? formatMarkdownTable : formatTable)(['scenario', 'p50 ms (÷ floor)', 'p95 ms', 'p99 ms', ...concurrency.map((c) => `req/s @${c} (÷ floor)`), 'history bytes (÷ floor)', 'server CPU ms/req'], rows));
 }
 
 async function bench(args: string[]): Promise<void> {

@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { RouterClient } from '../../client';
@@ -36,9 +36,12 @@ export interface ScenarioFigures {
 }
 
 export interface OverheadResult {
+  /** Where it ran: the figures are ratios for a reason, but a reader still wants to know. */
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
   requests: number;
   concurrency: number[];
   tunedServer: boolean;
+  earlyReturn: boolean;
   scenarios: Record<Scenario, ScenarioFigures>;
   /** Each scenario's p50, rps and history bytes ÷ the floor's. */
   ratiosToFloor: Record<Scenario, { p50: number; rps: Record<string, number>; historyBytes: number }>;
@@ -74,7 +77,17 @@ function cpuMs(pid: number | undefined): number {
   }
 }
 
-export async function benchOverhead(options: { requests: number; concurrency: number[]; catalog: Catalog; policy: RoutingPolicy; tuned: boolean }, progress: (line: string) => void = () => {}): Promise<OverheadResult> {
+export interface OverheadOptions {
+  requests: number;
+  concurrency: number[];
+  catalog: Catalog;
+  policy: RoutingPolicy;
+  tuned: boolean;
+  /** RouterClient.route()'s default; false measures the router waiting for the row (`{ earlyReturn: false }`). */
+  earlyReturn?: boolean;
+}
+
+export async function benchOverhead(options: OverheadOptions, progress: (line: string) => void = () => {}): Promise<OverheadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'router-overhead-'));
   const server: LocalServer = await startLocalServer({ tuned: options.tuned, logFile: join(dir, 'temporal.log') });
   const catalog: Catalog = { models: options.catalog.models.map((m) => ({ ...m, provider: 'instant' })) };
@@ -92,8 +105,7 @@ export async function benchOverhead(options: { requests: number; concurrency: nu
   });
   const router = new RouterClient({ client: server.client, taskQueue });
   let n = 0;
-  // Latency is the caller's: to the workflow's result for the floors, to the (early) answer for the router. Each run
-  // is then awaited to its end, so no run overlaps the next in the sequential part and throughput counts whole runs.
+  // Latency is the caller's: to the workflow's result for the floors, to the (early) answer for the router.
   const runOne = async (scenario: Scenario): Promise<{ ms: number; workflowId: string }> => {
     const id = `${scenario}-${n++}`;
     const started = performance.now();
@@ -102,12 +114,13 @@ export async function benchOverhead(options: { requests: number; concurrency: nu
       return { ms: performance.now() - started, workflowId: `floor-${id}` };
     }
     const request: RouteRequestInput = { requestId: id, prompt: `${scenario === 'routerEscalated' ? ESCALATE : ''} Classify the intent of "where is my parcel"`, taskType: 'classification', policyId: policy.id };
-    const log = await router.route(request);
+    const log = await router.route(request, { earlyReturn: options.earlyReturn ?? true });
     const ms = performance.now() - started;
     if (scenario === 'routerEscalated' !== log.wasEscalated) throw new Error(`bench ${scenario}: request ${id} escalated=${log.wasEscalated}`);
-    await server.client.workflow.getHandle(log.workflowId).result();
     return { ms, workflowId: log.workflowId };
   };
+  // After an early answer the run goes on to write its row: every phase waits for its runs' ends before it stops.
+  const toTheEnd = (workflowIds: readonly string[]) => Promise.all(workflowIds.map((id) => server.client.workflow.getHandle(id).result()));
 
   const latencies = Object.fromEntries(SCENARIOS.map((s) => [s, [] as number[]])) as Record<Scenario, number[]>;
   const lastWorkflow = {} as Record<Scenario, string>;
@@ -115,11 +128,12 @@ export async function benchOverhead(options: { requests: number; concurrency: nu
   const cpu = Object.fromEntries(SCENARIOS.map((s) => [s, { ms: 0, requests: 0 }])) as Record<Scenario, { ms: number; requests: number }>;
   try {
     await worker.runUntil(async () => {
-      for (const s of SCENARIOS) await runOne(s); // warm-up: caches, connections, the first workflow task of each type
+      for (const s of SCENARIOS) await toTheEnd([(await runOne(s)).workflowId]); // warm-up: caches, connections, the first workflow task of each type
       // Interleaved, so drift in the machine's load falls on every scenario alike.
       for (let i = 0; i < options.requests; i++) {
         for (const s of SCENARIOS) {
           const { ms, workflowId } = await runOne(s);
+          await toTheEnd([workflowId]); // untimed: so that no run overlaps the next
           latencies[s].push(ms);
           lastWorkflow[s] = workflowId;
         }
@@ -131,9 +145,12 @@ export async function benchOverhead(options: { requests: number; concurrency: nu
           let next = 0;
           const cpuBefore = cpuMs(server.pid);
           const started = performance.now();
+          const answered: string[] = [];
           await Promise.all(Array.from({ length: c }, async () => {
-            while (next++ < total) await runOne(s);
+            while (next++ < total) answered.push((await runOne(s)).workflowId);
           }));
+          // Throughput is of whole runs: the clock stops when the last row is written, not at the last answer.
+          await toTheEnd(answered);
           rps[s][String(c)] = total / ((performance.now() - started) / 1000);
           cpu[s].ms += cpuMs(server.pid) - cpuBefore;
           cpu[s].requests += total;
@@ -165,7 +182,8 @@ export async function benchOverhead(options: { requests: number; concurrency: nu
         },
       ]),
     ) as OverheadResult['ratiosToFloor'];
-    return { requests: options.requests, concurrency: options.concurrency, tunedServer: options.tuned, scenarios: figures, ratiosToFloor };
+    const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.versions.node };
+    return { machine, requests: options.requests, concurrency: options.concurrency, tunedServer: options.tuned, earlyReturn: options.earlyReturn ?? true, scenarios: figures, ratiosToFloor };
   } finally {
     await writer.close();
     await server.teardown();
