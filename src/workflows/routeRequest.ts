@@ -11,6 +11,7 @@ import {
   patched,
   setHandler,
   sleep,
+  TemporalFailure,
   type ActivityOptions,
   type RetryPolicy,
 } from '@temporalio/workflow';
@@ -103,7 +104,7 @@ function failureMessage(err: unknown): string {
  * tier at most maxEscalations times, then straight to the best model, whose answer is kept whatever its verdict.
  */
 export async function routeRequest(request: RouteRequest): Promise<DecisionLog> {
-  let answer: { log: DecisionLog } | { failure: ApplicationFailure } | undefined;
+  let answer: { log: DecisionLog } | { failure: TemporalFailure } | undefined;
   let answerAwaited = false;
   setHandler(answerUpdate, async () => {
     answerAwaited = true;
@@ -111,7 +112,20 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
     if ('failure' in answer!) throw answer.failure;
     return answer!.log;
   });
+  try {
+    return await routeAndRecord(request, (log) => {
+      answer = { log };
+      return answerAwaited;
+    });
+  } catch (err) {
+    // A waiting caller hears of the failure (an unknown policy, every model failed) from the update itself.
+    if (err instanceof TemporalFailure) answer ??= { failure: err };
+    throw err;
+  }
+}
 
+/** `answered` hands the log to a waiting caller and says whether one waits. */
+async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog) => boolean): Promise<DecisionLog> {
   // New runs take the slim shape (one search-attribute upsert, model calls without the request's routing fields);
   // histories written before it replay the shape they were written with.
   const slim = patched('slim-steps');
@@ -143,13 +157,11 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
   const keptIndex = keptAttemptIndex(attempts, (i) => answers[i] !== undefined);
   const keptAnswer = answers[keptIndex];
   if (keptAnswer === undefined) {
-    const failure = ApplicationFailure.nonRetryable(
+    if (slim) upsertSearchAttributes(routedAttributes);
+    throw ApplicationFailure.nonRetryable(
       `no model answered request ${request.requestId}: ${attempts.map((a) => `${a.model}: ${a.error}`).join('; ')}`,
       FailureType.AllModelsFailed,
     );
-    if (slim) upsertSearchAttributes(routedAttributes);
-    answer = { failure };
-    throw failure;
   }
   const final = { attempt: attempts[keptIndex]!, answer: keptAnswer };
   const log = buildDecisionLog({
@@ -160,10 +172,9 @@ export async function routeRequest(request: RouteRequest): Promise<DecisionLog> 
     workflowId: workflowInfo().workflowId,
     timestamp: new Date().toISOString(),
   });
-  answer = { log };
-  // A waiting caller's answer leaves with the next workflow task; the shortest timer ends this one, so the row and
+  // A waiting caller's answer leaves when this workflow task ends; the shortest timer ends it here, so the row and
   // the outcome below are written after the caller has the answer rather than before.
-  if (answerAwaited) await sleep(1);
+  if (answered(log)) await sleep(1);
   try {
     await quick.recordDecision(log, request);
   } catch (err) {

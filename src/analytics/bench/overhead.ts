@@ -105,8 +105,10 @@ export async function benchOverhead(options: OverheadOptions, progress: (line: s
   });
   const router = new RouterClient({ client: server.client, taskQueue });
   let n = 0;
+  const earlyReturn = options.earlyReturn ?? true;
   // Latency is the caller's: to the workflow's result for the floors, to the (early) answer for the router.
-  const runOne = async (scenario: Scenario): Promise<{ ms: number; workflowId: string }> => {
+  // `running` names a run that answered early and is still writing its row.
+  const runOne = async (scenario: Scenario): Promise<{ ms: number; workflowId: string; running?: string }> => {
     const id = `${scenario}-${n++}`;
     const started = performance.now();
     if (scenario === 'floor1' || scenario === 'floor4') {
@@ -114,13 +116,14 @@ export async function benchOverhead(options: OverheadOptions, progress: (line: s
       return { ms: performance.now() - started, workflowId: `floor-${id}` };
     }
     const request: RouteRequestInput = { requestId: id, prompt: `${scenario === 'routerEscalated' ? ESCALATE : ''} Classify the intent of "where is my parcel"`, taskType: 'classification', policyId: policy.id };
-    const log = await router.route(request, { earlyReturn: options.earlyReturn ?? true });
+    const log = await router.route(request, { earlyReturn });
     const ms = performance.now() - started;
     if (scenario === 'routerEscalated' !== log.wasEscalated) throw new Error(`bench ${scenario}: request ${id} escalated=${log.wasEscalated}`);
-    return { ms, workflowId: log.workflowId };
+    return { ms, workflowId: log.workflowId, ...(earlyReturn && { running: log.workflowId }) };
   };
-  // After an early answer the run goes on to write its row: every phase waits for its runs' ends before it stops.
-  const toTheEnd = (workflowIds: readonly string[]) => Promise.all(workflowIds.map((id) => server.client.workflow.getHandle(id).result()));
+  // Every phase waits for the runs still writing their rows before it stops; runs that have ended cost no read.
+  const toTheEnd = (running: readonly (string | undefined)[]) =>
+    Promise.all(running.flatMap((id) => (id ? [server.client.workflow.getHandle(id).result()] : [])));
 
   const latencies = Object.fromEntries(SCENARIOS.map((s) => [s, [] as number[]])) as Record<Scenario, number[]>;
   const lastWorkflow = {} as Record<Scenario, string>;
@@ -128,12 +131,12 @@ export async function benchOverhead(options: OverheadOptions, progress: (line: s
   const cpu = Object.fromEntries(SCENARIOS.map((s) => [s, { ms: 0, requests: 0 }])) as Record<Scenario, { ms: number; requests: number }>;
   try {
     await worker.runUntil(async () => {
-      for (const s of SCENARIOS) await toTheEnd([(await runOne(s)).workflowId]); // warm-up: caches, connections, the first workflow task of each type
+      for (const s of SCENARIOS) await toTheEnd([(await runOne(s)).running]); // warm-up: caches, connections, the first workflow task of each type
       // Interleaved, so drift in the machine's load falls on every scenario alike.
       for (let i = 0; i < options.requests; i++) {
         for (const s of SCENARIOS) {
-          const { ms, workflowId } = await runOne(s);
-          await toTheEnd([workflowId]); // untimed: so that no run overlaps the next
+          const { ms, workflowId, running } = await runOne(s);
+          await toTheEnd([running]); // untimed: so that no run overlaps the next
           latencies[s].push(ms);
           lastWorkflow[s] = workflowId;
         }
@@ -145,12 +148,12 @@ export async function benchOverhead(options: OverheadOptions, progress: (line: s
           let next = 0;
           const cpuBefore = cpuMs(server.pid);
           const started = performance.now();
-          const answered: string[] = [];
+          const running: (string | undefined)[] = [];
           await Promise.all(Array.from({ length: c }, async () => {
-            while (next++ < total) answered.push((await runOne(s)).workflowId);
+            while (next++ < total) running.push((await runOne(s)).running);
           }));
           // Throughput is of whole runs: the clock stops when the last row is written, not at the last answer.
-          await toTheEnd(answered);
+          await toTheEnd(running);
           rps[s][String(c)] = total / ((performance.now() - started) / 1000);
           cpu[s].ms += cpuMs(server.pid) - cpuBefore;
           cpu[s].requests += total;
@@ -183,7 +186,7 @@ export async function benchOverhead(options: OverheadOptions, progress: (line: s
       ]),
     ) as OverheadResult['ratiosToFloor'];
     const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.versions.node };
-    return { machine, requests: options.requests, concurrency: options.concurrency, tunedServer: options.tuned, earlyReturn: options.earlyReturn ?? true, scenarios: figures, ratiosToFloor };
+    return { machine, requests: options.requests, concurrency: options.concurrency, tunedServer: options.tuned, earlyReturn, scenarios: figures, ratiosToFloor };
   } finally {
     await writer.close();
     await server.teardown();
