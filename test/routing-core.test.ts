@@ -405,7 +405,7 @@ describe('buildDecisionLog arithmetic', () => {
 
 describe('nextStep: the escalation policy', () => {
   const plan = { ladder, bestModel: 'gpt-4o', maxEscalations: 2 };
-  const failed = (model: string, costUsd: number) => ({ model, costUsd, verdict: { passed: false, score: 0.2, threshold: 0.95, evaluator: 'test', reasons: [], costUsd: 0.0001 } });
+  const failed = (model: string, costUsd: number) => ({ model, cause: 'routed' as const, costUsd, verdict: { passed: false, score: 0.2, threshold: 0.95, evaluator: 'test', reasons: [], costUsd: 0.0001 } });
 
   it('climbs one tier after a failure and stops after a pass', () => {
     assert.deepEqual(nextStep(plan, [failed('gpt-4o-mini', 0.001)]), { model: 'gpt-4.1-mini', cause: 'escalation' });
@@ -417,5 +417,25 @@ describe('nextStep: the escalation policy', () => {
     // Spent 0.001 + 0.0001 (judge) = 0.0011: a budget of 0.001 is exhausted, 0.002 is not.
     assert.equal(nextStep({ ...plan, budgetUsd: 0.001 }, [failed('gpt-4o-mini', 0.001)]), undefined);
     assert.deepEqual(nextStep({ ...plan, budgetUsd: 0.002 }, [failed('gpt-4o-mini', 0.001)]), { model: 'gpt-4.1-mini', cause: 'escalation' });
+  });
+});
+
+describe('nextStep after a speculative race', () => {
+  const plan = { ladder, bestModel: 'gpt-4o', maxEscalations: 2 };
+  const verdict = (passed: boolean) => ({ passed, score: passed ? 1 : 0.2, threshold: 0.95, evaluator: 'test', reasons: [], costUsd: 0.0001 });
+  const routed = (passed: boolean) => ({ model: 'gpt-4o-mini', cause: 'routed' as const, costUsd: 0.001, verdict: verdict(passed) });
+
+  it('stops when the routed answer passed, whatever became of the cancelled partner', () => {
+    assert.equal(nextStep(plan, [routed(true), { model: 'gpt-4o', cause: 'speculative', costUsd: 0.0004, status: 'cancelled' }]), undefined);
+  });
+
+  it('stops when the partner was judged and failed too: the best model has been tried', () => {
+    assert.equal(nextStep(plan, [routed(false), { model: 'gpt-4o', cause: 'speculative', costUsd: 0.01, verdict: verdict(false) }]), undefined);
+  });
+
+  it('climbs from the routed model when the partner call failed, and a partner is not an escalation', () => {
+    const attempts = [routed(false), { model: 'gpt-4o', cause: 'speculative' as const, costUsd: 0, status: 'failed' as const }];
+    assert.deepEqual(nextStep(plan, attempts), { model: 'gpt-4.1-mini', cause: 'escalation' });
+    assert.deepEqual(nextStep({ ...plan, maxEscalations: 0 }, attempts), { model: 'gpt-4o', cause: 'best-fallback' });
   });
 });

@@ -41,6 +41,20 @@ export type RoutingRule = z.infer<typeof RoutingRuleSchema>;
 export const JudgeUnavailableSchema = z.union([z.enum(['escalate', 'keep-unjudged']), z.object({ failover: z.string().min(1) }).strict()]);
 export type JudgeUnavailable = z.infer<typeof JudgeUnavailableSchema>;
 
+/**
+ * Speculative routing: when the decision's confidence is below the bar, the routed model and a partner run at once;
+ * the routed answer is gated first, the partner is cancelled when it passes. `prefer: "latency"` keeps the partner's
+ * answer when it arrives and passes first.
+ */
+export const SpeculativeSchema = z
+  .object({
+    whenConfidenceBelow: z.number().min(0).max(1),
+    partner: z.union([z.literal('best'), z.object({ tier: TierNameSchema }).strict(), z.object({ model: z.string().min(1) }).strict()]),
+    prefer: z.enum(['cost', 'latency']).default('cost'),
+  })
+  .strict();
+export type Speculative = z.infer<typeof SpeculativeSchema>;
+
 /** The fields every routing policy has, whatever its strategy (each strategy's schema adds its own). */
 export const policyBaseShape = {
   id: z.string().min(1),
@@ -54,6 +68,15 @@ export const policyBaseShape = {
    * or "activity" (regular activities, each visible as its own task). Model calls and LLM judges are always activities.
    */
   quickSteps: z.enum(['local', 'activity']).default('local'),
+  /**
+   * After a failed attempt: "ladder" (default: the next stronger tier, then the best model) or "cascade" (the model
+   * with the largest expected gain for its price given what already failed, or stop; needs a classifier artefact
+   * trained with cascade data).
+   */
+  escalation: z.enum(['ladder', 'cascade']).optional(),
+  /** Dollars per request the caller would pay for one more point (1 %) of pass probability; beside λ, for the cascade. */
+  willingnessToPayUsd: z.number().positive().optional(),
+  speculative: SpeculativeSchema.optional(),
 };
 export const PolicyBaseSchema = z.object(policyBaseShape).strict();
 export type PolicyBase = z.infer<typeof PolicyBaseSchema>;

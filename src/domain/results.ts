@@ -78,8 +78,18 @@ export type QualityVerdict = z.infer<typeof QualityVerdictSchema>;
 
 export const AttemptSchema = z.object({
   model: z.string(),
-  /** Why this model was tried: the routing decision, an escalation, or the best-model fallback. */
-  cause: z.enum(['routed', 'escalation', 'best-fallback']),
+  /**
+   * Why this model was tried: the routing decision, an escalation, the best-model fallback, or a speculative
+   * partner raced beside the routed model.
+   */
+  cause: z.enum(['routed', 'escalation', 'best-fallback', 'speculative']),
+  /**
+   * How the call ended (absent in logs written before racing existed: completed, or failed when `error` is set).
+   * A cancelled speculative call is still an attempt: its costUsd is what it can have cost.
+   */
+  status: z.enum(['completed', 'cancelled', 'failed']).optional(),
+  /** True when costUsd is an estimate (a cancelled call whose provider reported no usage), not a billed figure. */
+  costEstimated: z.boolean().optional(),
   inputTokens: z.number().int().nonnegative(),
   outputTokens: z.number().int().nonnegative(),
   costUsd: z.number().nonnegative(),

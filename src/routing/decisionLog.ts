@@ -1,6 +1,7 @@
 import type { RouteRequest } from '../domain/request';
 import type { Attempt, DecisionLog, PossiblyBilled } from '../domain/results';
 import { priceTokens } from '../domain/cost';
+import { escalationsOf } from './escalation';
 import type { RoutePlan } from './plan';
 import type { StrategyOutcome } from './strategies/types';
 
@@ -46,7 +47,7 @@ export function buildDecisionLog({ request, plan, attempts, final, workflowId, t
   // The counterfactual: the best model answering the same request with the same tokens as the kept answer.
   const bestCostUsd = priceTokens(best, final.attempt.inputTokens, final.attempt.outputTokens);
   const origins = new Set(attempts.filter((a) => a.origin).map((a) => a.origin));
-  const escalations = attempts.length - 1;
+  const escalations = escalationsOf(attempts);
   return {
     requestId: request.requestId,
     workflowId,

@@ -22,6 +22,11 @@ export interface RoutePlan extends EscalationPlan {
   policyVersion: string;
   /** The policy's choice for the quick steps (absent in plans written before it existed: regular activities). */
   quickSteps?: 'local' | 'activity';
+  /**
+   * Set when the decision was unsure enough to race (the policy's `speculative.whenConfidenceBelow`): the partner
+   * starts beside the routed model. `reason` says why, for the activity summaries and the log.
+   */
+  speculative?: { partner: string; prefer: 'cost' | 'latency'; reason: string };
   /** Whether grading a live answer calls a model (this worker's gate has a judge); if not, the gate is a quick step too. */
   liveGradingCallsModel?: boolean;
 }
