@@ -53,7 +53,11 @@ export function loadRouterConfig(env: NodeJS.ProcessEnv = process.env): RouterCo
     if (first) throw new ValidationError(subject, [{ path: 'id', message: `duplicate policy id "${policy.id}", already used by ${first}` }]);
     try {
       // A rule naming a missing model, or an artefact trained for another catalog, would fail every request it meets.
-      strategyOf(policy).check?.(policy, strategyEnv);
+      const definition = strategyOf(policy);
+      if (policy.escalation === 'cascade' && !definition.cascades) {
+        throw new ValidationError(subject, [{ path: 'escalation', message: `"cascade" needs a pass probability for every model, which the "${policy.strategy}" strategy does not give (use "classifier", or "ladder")` }]);
+      }
+      definition.check?.(policy, strategyEnv);
     } catch (err) {
       throw err instanceof ValidationError ? new ValidationError(subject, err.issues) : err;
     }

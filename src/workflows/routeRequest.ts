@@ -144,7 +144,9 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
   const callRequest = slim ? modelCallRequest(request) : request;
   for (let step: NextStep | undefined = { model: plan.decision.model, cause: 'routed' }; step; step = nextStep(plan, attempts)) {
     const previous = attempts[attempts.length - 1];
-    const why = !previous
+    const why = step.reason
+      ? step.reason
+      : !previous
       ? plan.decision.reason
       : previous.error
         ? `${previous.model} failed: ${previous.error}`
@@ -154,7 +156,7 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
     answers.push(answer);
   }
 
-  const keptIndex = keptAttemptIndex(attempts, (i) => answers[i] !== undefined);
+  const keptIndex = keptAttemptIndex(attempts, (i) => answers[i] !== undefined, plan.cascade !== undefined);
   const keptAnswer = answers[keptIndex];
   if (keptAnswer === undefined) {
     if (slim) upsertSearchAttributes(routedAttributes);
