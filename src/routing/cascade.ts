@@ -121,14 +121,15 @@ export function conditionalPassProbability(plan: CascadePlan, model: string, fai
   const m = evidence.models.indexOf(model);
   const p = plan.passProbability[model];
   if (m < 0 || p === undefined) throw new Error(`model "${model}" is not in the cascade's evidence`);
-  let shift = 0;
+  let shift: number | undefined;
   for (const failure of failures) {
     const f = evidence.models.indexOf(failure.model);
     if (f < 0 || f === m) continue;
     const near = failure.score >= evidence.nearMissFrom ? evidence.nearShift[m]![f] : null;
-    shift = Math.min(shift, near ?? evidence.farShift[m]![f]!);
+    const s = near ?? evidence.farShift[m]![f]!;
+    shift = shift === undefined ? s : Math.min(shift, s);
   }
-  return failures.length === 0 ? p : sigmoid(logit(p) + shift);
+  return shift === undefined ? p : sigmoid(logit(p) + shift);
 }
 
 interface Candidate {
