@@ -7,8 +7,9 @@
  *
  * Named files only are (re)written, so the histories of older workflow shapes can stay as they were recorded.
  * It starts a Temporal dev server and a loopback OpenAI-compatible server, routes one request that escalates
- * (the judge fails the small model), one that does not, and one on a bandit policy (which sends its outcome to
- * bandit-<policyId>), then writes their histories and that banditState's (after an admin change) to test/histories/.
+ * (the judge fails the small model), one that does not, one that races a speculative partner (cancelled when the
+ * routed answer passes), and one on a bandit policy (which sends its outcome to bandit-<policyId>), then writes
+ * their histories and that banditState's (after an admin change) to test/histories/.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -19,12 +20,16 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { banditWorkflowId } from '../src/domain/workflowIds';
 import { banditPolicy, withBanditPolicies } from '../test/helpers/bandit';
 import { HARD_MARKER, judgedModels, loopbackDeps } from '../test/helpers/loopbackRouter';
-import { startOpenAIServer } from '../test/helpers/openaiServer';
+import { defaultPolicies } from '../test/helpers/catalog';
+import { startOpenAIServer, type ScriptHandler } from '../test/helpers/openaiServer';
 import { RoutingToEndClient } from '../test/helpers/routerClient';
 import { devServerEnv, workflowBundle } from '../test/helpers/temporal';
 
 const HISTORIES_DIR = resolve(__dirname, '..', 'test', 'histories');
 const TASK_QUEUE = 'record-history';
+
+/** In a prompt, the large model takes its time, so the speculative race has a loser to cancel. */
+const SLOW_PARTNER = '[slow-partner]';
 
 const RECORDINGS: { file: string; request: RouteRequestInput }[] = [
   {
@@ -41,25 +46,40 @@ const RECORDINGS: { file: string; request: RouteRequestInput }[] = [
     request: { requestId: 'history-early-return', prompt: `${HARD_MARKER} Classify the intent: "the parcel never came"`, taskType: 'classification' },
   },
   {
+    // A race: the routed model passes while the speculative partner is still answering, so the partner is cancelled.
+    file: 'route-request-speculative.json',
+    request: { requestId: 'history-speculative', prompt: `${SLOW_PARTNER} Classify the intent: "charged twice"`, taskType: 'classification', policyId: 'history-speculative' },
+  },
+  {
     file: 'route-request-bandit.json',
     request: { requestId: 'history-bandit', prompt: 'Classify the intent: "my parcel is late"', taskType: 'classification', policyId: 'history-bandit' },
   },
 ];
 const BANDIT_HISTORY = 'bandit-state.json';
+const speculativePolicy = defaultPolicies({ id: 'history-speculative', speculative: { whenConfidenceBelow: 0.9, partner: 'best', prefer: 'cost' } }).get('history-speculative')!;
+
+/** The loopback models, with the large one slow on the race's prompt. */
+function models(): ScriptHandler {
+  const judged = judgedModels();
+  return (body, n) => {
+    const answer = judged(body, n);
+    return body.model === 'large-model' && body.messages.some((m) => m.content.includes(SLOW_PARTNER)) ? { ...answer, delayMs: 30_000 } : answer;
+  };
+}
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const unknown = only.filter((f) => f !== BANDIT_HISTORY && !RECORDINGS.some((r) => r.file === f));
   if (unknown.length > 0) throw new Error(`no such recording: ${unknown.join(', ')} (known: ${[...RECORDINGS.map((r) => r.file), BANDIT_HISTORY].join(', ')})`);
   const wanted = (file: string) => only.length === 0 || only.includes(file);
-  const [env, server] = await Promise.all([devServerEnv(), startOpenAIServer(judgedModels())]);
+  const [env, server] = await Promise.all([devServerEnv(), startOpenAIServer(models())]);
   try {
     const worker = await createRouterWorker({
       connection: env.nativeConnection,
       taskQueue: TASK_QUEUE,
       workflows: { bundle: await workflowBundle() },
       client: env.client,
-      deps: loopbackDeps(server.baseUrl, withBanditPolicies(banditPolicy('history-bandit'))),
+      deps: loopbackDeps(server.baseUrl, withBanditPolicies(banditPolicy('history-bandit'), speculativePolicy)),
     });
     const router = new RoutingToEndClient({ client: env.client, taskQueue: TASK_QUEUE });
     const logs = await worker.runUntil(async () => {

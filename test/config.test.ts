@@ -124,6 +124,16 @@ describe('loadRouterConfig', () => {
     assert.equal(rulesOf(loadRouterConfig({ MODEL_ROUTER_POLICIES: writeJson(policy(rules)) }).policies.get('custom'))[0]!.id, 'code-named');
   });
 
+  it('rejects a speculative partner missing from the catalog, naming the file, the field and the known models', () => {
+    const path = writeJson({ ...policy([fallback]), speculative: { whenConfidenceBelow: 0.6, partner: { model: 'gpt-4o' } } });
+    const err = loadError({ MODEL_ROUTER_CATALOG: writeJson(goodCatalog), MODEL_ROUTER_POLICIES: path });
+    assert.ok(err instanceof ValidationError);
+    assert.equal(err.message, `Invalid routing policy (MODEL_ROUTER_POLICIES=${path}): speculative.partner.model: "gpt-4o" is not in the catalog (cheap, strong)`);
+    // A partner named by tier or as the best model is always on the ladder; prefer defaults to cost.
+    const byTier = loadRouterConfig({ MODEL_ROUTER_CATALOG: writeJson(goodCatalog), MODEL_ROUTER_POLICIES: writeJson({ ...policy([fallback]), speculative: { whenConfidenceBelow: 0.6, partner: { tier: 'large' } } }) });
+    assert.deepEqual(byTier.policies.get('custom')?.speculative, { whenConfidenceBelow: 0.6, partner: { tier: 'large' }, prefer: 'cost' });
+  });
+
   it('MODEL_ROUTER_PROVIDER sends every model to one provider and changes nothing else', () => {
     const catalogPath = writeJson({ models: [model('cheap', { provider: 'simulated' }), model('strong', { provider: 'replay', tier: 3, tierName: 'large' })] });
     const plain = loadRouterConfig({ MODEL_ROUTER_CATALOG: catalogPath });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -16,54 +16,11 @@ import { testCatalog } from './helpers/catalog';
 import { ANSWER_USAGE, judgedModels, loopbackDeps } from './helpers/loopbackRouter';
 import { chatCompletion, startOpenAIServer, type OpenAIServer } from './helpers/openaiServer';
 import { devServerEnv, workflowBundle } from './helpers/temporal';
-import { WORKER_READY } from './helpers/workerProcess';
+import { startWorkerProcess, waitFor } from './helpers/childWorker';
 
-const PROJECT_ROOT = resolve(__dirname, '..');
 const TASK_QUEUE = 'durability';
 /** Long enough that only the heartbeat timeout (5 s in the workflow) can notice the dead worker. */
 const START_TO_CLOSE_MS = 120_000;
-
-interface WorkerProcess {
-  child: ChildProcess;
-  /** Resolves once the worker polls; rejects if it exits first or takes over a minute. */
-  ready: Promise<void>;
-  stderr: () => string;
-}
-
-/** Starts test/helpers/workerProcess.ts in a child process; its stderr is kept for failure messages. */
-function startWorkerProcess(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join('test', 'helpers', 'workerProcess.ts')], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const ready = new Promise<void>((resolveReady, reject) => {
-    let stdout = '';
-    const timer = setTimeout(() => reject(new Error(`worker process did not start polling within 60 s:\n${stderr}`)), 60_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (stdout.includes(WORKER_READY)) {
-        clearTimeout(timer);
-        resolveReady();
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`worker process exited (${code ?? signal}) before polling:\n${stderr}`));
-    });
-  });
-  return { child, ready, stderr: () => stderr };
-}
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('a worker killed mid-request', () => {
   let env: TestWorkflowEnvironment;

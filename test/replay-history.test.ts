@@ -8,7 +8,14 @@ import { historyFromJSON, type History } from '@temporalio/common/lib/proto-util
 import { workflowBundle } from './helpers/temporal';
 
 /** Recorded by scripts/record-history.ts from real runs on the dev server; re-record only on purpose. */
-const HISTORY_FILES = ['route-request-escalated.json', 'route-request-simple.json', 'route-request-bandit.json', 'bandit-state.json', 'route-request-early-return.json'];
+const HISTORY_FILES = [
+  'route-request-escalated.json',
+  'route-request-simple.json',
+  'route-request-bandit.json',
+  'bandit-state.json',
+  'route-request-early-return.json',
+  'route-request-speculative.json',
+];
 
 interface RecordedHistory {
   workflowId: string;
@@ -47,8 +54,8 @@ describe('replaying committed routeRequest histories', () => {
     ]);
   });
 
-  it('holds an escalated, a plain and a bandit run (recorded before the bandit existed, but the last), a bandit state, and an early-return run', () => {
-    const [escalated, simple, bandit, state, early] = histories.map((h) => h.history);
+  it('holds an escalated, a plain and a bandit run (recorded before the bandit existed, but the last), a bandit state, an early-return run and a race', () => {
+    const [escalated, simple, bandit, state, early, speculative] = histories.map((h) => h.history);
     assert.deepEqual(activitiesScheduled(escalated!), ['planRoute', 'callModel', 'evaluateAnswer', 'callModel', 'evaluateAnswer', 'recordDecision']);
     assert.deepEqual(activitiesScheduled(simple!), ['planRoute', 'callModel', 'evaluateAnswer', 'recordDecision']);
     assert.deepEqual(activitiesScheduled(bandit!), ['planRoute', 'callModel', 'evaluateAnswer', 'recordDecision', 'reportBanditOutcome']);
@@ -59,6 +66,12 @@ describe('replaying committed routeRequest histories', () => {
     const earlyKinds = kinds(early!);
     assert.ok(earlyKinds.indexOf('workflowExecutionUpdateCompletedEventAttributes') < earlyKinds.lastIndexOf('markerRecordedEventAttributes'), 'the answer left before the row was written');
     assert.equal(earlyKinds.filter((k) => k === 'upsertWorkflowSearchAttributesEventAttributes').length, 2, 'the patch marker\'s and the final one');
+    // A race: both calls scheduled at once, the routed answer gated, then the partner cancelled with its cost report.
+    assert.deepEqual(activitiesScheduled(speculative!), ['callModel', 'callModel', 'evaluateAnswer']);
+    const raceKinds = kinds(speculative!);
+    assert.ok(raceKinds.indexOf('activityTaskCancelRequestedEventAttributes') > raceKinds.lastIndexOf('activityTaskScheduledEventAttributes'));
+    const canceled = speculative!.events!.find((e) => e.activityTaskCanceledEventAttributes)?.activityTaskCanceledEventAttributes;
+    assert.match(Buffer.from(canceled!.details!.payloads![0]!.data!).toString('utf8'), /"cancelledCall":\{"inputTokens":\d+/);
   });
 
   it('replays every history on the current workflow code without a determinism violation', async () => {

@@ -11,6 +11,8 @@ import { buildDecisionLog, learningOutcome } from '../src/routing/decisionLog';
 import { extractFeatures } from '../src/routing/features';
 import { bestModel, cheapestOfTier, escalationLadder, nextStronger, type Rung } from '../src/routing/ladder';
 import type { RoutePlan } from '../src/routing/plan';
+import { speculativePartner, speculativeRace } from '../src/routing/speculative';
+import { ValidationError } from '../src/domain/validation';
 import { testCatalog } from './helpers/catalog';
 
 const catalog = CatalogSchema.parse(catalogJson);
@@ -437,5 +439,33 @@ describe('nextStep after a speculative race', () => {
     const attempts = [routed(false), { model: 'gpt-4o', cause: 'speculative' as const, costUsd: 0, status: 'failed' as const }];
     assert.deepEqual(nextStep(plan, attempts), { model: 'gpt-4.1-mini', cause: 'escalation' });
     assert.deepEqual(nextStep({ ...plan, maxEscalations: 0 }, attempts), { model: 'gpt-4o', cause: 'best-fallback' });
+  });
+});
+
+describe('speculativeRace: when a decision races a partner', () => {
+  const plan = { ladder, bestModel: 'gpt-4o' };
+  const race = { whenConfidenceBelow: 0.6, partner: 'best' as const, prefer: 'cost' as const };
+
+  it('races the partner only below the confidence bar, and says why', () => {
+    assert.deepEqual(speculativeRace(race, plan, { model: 'gpt-4o-mini', confidence: 0.42 }), {
+      partner: 'gpt-4o',
+      prefer: 'cost',
+      reason: 'gpt-4o raced beside gpt-4o-mini — confidence 0.42 < 0.6',
+    });
+    assert.equal(speculativeRace(race, plan, { model: 'gpt-4o-mini', confidence: 0.6 }), undefined);
+    assert.equal(speculativeRace(undefined, plan, { model: 'gpt-4o-mini', confidence: 0.1 }), undefined);
+  });
+
+  it('never races a model against itself', () => {
+    assert.equal(speculativeRace(race, plan, { model: 'gpt-4o', confidence: 0.1 }), undefined);
+  });
+
+  it('names the partner by tier (its cheapest model) or by id, and refuses an id that is not in the catalog', () => {
+    assert.equal(speculativeRace({ ...race, partner: { tier: 'medium' } }, plan, { model: 'gpt-4o-mini', confidence: 0.1 })?.partner, 'gpt-4.1-mini');
+    assert.equal(speculativePartner({ ...race, partner: { model: 'gpt-4.1-mini' } }, plan), 'gpt-4.1-mini');
+    assert.throws(
+      () => speculativePartner({ ...race, partner: { model: 'gpt-9' } }, plan),
+      (err: unknown) => err instanceof ValidationError && err.issues[0]!.path === 'speculative.partner.model' && /"gpt-9" is not in the catalog/.test(err.message),
+    );
   });
 });

@@ -225,6 +225,23 @@ describe('SimulatedProvider', () => {
     assert.equal(c.origin, 'simulated');
   });
 
+  test('reports the tokens streamed before an abort, as a streaming provider would: none before the first token', async () => {
+    const slow = new SimulatedProvider({ latencyScale: 0.1 });
+    const req = request({ model: large, taskType: 'generation' });
+    const full = slow.preview(req.requestId, large, 'generation', 'general', promptChars(req.prompt));
+    const streamedAfter = async (ms: number) => {
+      const controller = new AbortController();
+      let usage: { inputTokens: number; outputTokens: number } | undefined;
+      setTimeout(() => controller.abort(new Error('cancelled')), ms);
+      await assert.rejects(slow.complete({ ...req, signal: controller.signal, onUsage: (u) => (usage = u) }));
+      return usage;
+    };
+    const midway = await streamedAfter(((full.firstTokenMs + full.latencyMs) / 2) * 0.1);
+    assert.equal(midway?.inputTokens, full.inputTokens);
+    assert.ok(midway!.outputTokens > 0 && midway!.outputTokens < full.outputTokens, `${midway!.outputTokens} of ${full.outputTokens} tokens`);
+    assert.deepEqual(await streamedAfter(1), { inputTokens: full.inputTokens, outputTokens: 0 });
+  });
+
   test('an unknown model is an invalid-request ProviderError naming it and the known models', async () => {
     const unknown = spec('gpt-9000', 4, 'large');
     await assert.rejects(provider.complete(request({ model: unknown })), (err) => {

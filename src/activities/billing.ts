@@ -10,6 +10,20 @@ export interface PaidCallHeartbeat {
   perCallUsd: number;
 }
 
+/**
+ * What a cancelled model call (the loser of a speculative race) reports in its CancelledFailure's details: what it
+ * can have cost. The workflow records it as an attempt of its own (src/workflows/billing.ts).
+ */
+export interface CancelledCall {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  /** True when the provider reported no usage before the abort, so the tokens are estimated. */
+  estimated: boolean;
+  latencyMs: number;
+  possiblyBilled?: PossiblyBilled;
+}
+
 /** The key a provider can deduplicate retries by: one per (request, model, attempt series), the same on every retry. */
 export function idempotencyKey(requestId: string, callee: string): string {
   return `${requestId}:${callee}:${Context.current().info.activityId}`;

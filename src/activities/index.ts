@@ -1,4 +1,4 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Catalog, ModelSpec } from '../domain/catalog';
 import { FailureType } from '../domain/failures';
 import { redactSecrets } from '../domain/redact';
@@ -8,17 +8,18 @@ import { parseOrThrow, ValidationError } from '../domain/validation';
 import type { QualityGate } from '../evaluators/gate';
 import { RecordedVerdictMissingError } from '../evaluators/recorded';
 import { ProviderError, type ModelProvider } from '../providers/types';
-import { callCeilingUsd, priceTokens } from '../domain/cost';
+import { callCeilingUsd, estimateTokens, priceTokens } from '../domain/cost';
 import { extractFeatures } from '../routing/features';
 import { unitHash } from '../routing/hash';
 import { escalationLadder } from '../routing/ladder';
-import { escalationPlan, routePlan, type RoutePlan } from '../routing/plan';
 import type { CascadePlan } from '../routing/cascade';
+import { escalationPlan, routePlan, type EscalationPlan, type RoutePlan } from '../routing/plan';
+import { speculativeRace } from '../routing/speculative';
 import { seededRandom } from '../routing/random';
 import { strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
 import type { RoutingStrategy, StrategyEnv } from '../routing/strategies/types';
 import { BanditStateCache, createBanditActivities, type TemporalAccess } from './bandit';
-import { idempotencyKey, possiblyBilledAttempts, withHeartbeat } from './billing';
+import { idempotencyKey, possiblyBilledAttempts, withHeartbeat, type CancelledCall } from './billing';
 import { fileStrategyEnv } from './fileCache';
 import { ContentMissingError, sha256Hex, type ContentStore } from '../claimCheck/contentStore';
 import { checkOut } from '../claimCheck/request';
@@ -43,11 +44,15 @@ export interface ActivityDeps {
 
 /** Well inside the workflows' heartbeat timeout, so one late beat does not fail a live call. */
 const HEARTBEAT_INTERVAL_MS = 1_000;
+/** A raced call learns of its cancellation from a heartbeat's answer; the worker sends beats this often too. */
+export const RACED_HEARTBEAT_INTERVAL_MS = 100;
 
 export interface CallModelInput {
   /** Parsed again here: the workflow sends only the fields a call needs, the rest take their defaults. */
   request: RouteRequestInput;
   modelId: string;
+  /** Raced beside another call (speculative routing): it may be cancelled, and must hear so quickly. */
+  raced?: boolean;
 }
 
 export interface EvaluateInput {
@@ -157,6 +162,16 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  function speculativeRaceOf(policy: RoutingPolicy, plan: EscalationPlan, decision: RoutingDecision): RoutePlan['speculative'] {
+    try {
+      return speculativeRace(policy.speculative, plan, decision);
+    } catch (err) {
+      // A partner missing from the catalog is configuration (start-up checks it too): nothing is called.
+      if (err instanceof ValidationError) throw ApplicationFailure.nonRetryable(`policy "${policy.id}": ${err.message}`, FailureType.UnknownPolicy);
+      throw err;
+    }
+  }
+
   return {
     async planRoute(input: RouteRequest): Promise<RoutePlan> {
       const request = await validRequest(input);
@@ -172,7 +187,15 @@ export function createActivities(deps: ActivityDeps) {
       const bounds = { maxEscalations: policy.maxEscalations, gateThreshold: policy.gate.threshold, budgetUsd: request.budgetUsd };
       // A learned decision depends on the policy and on the artefact that was trained for it.
       const policyVersion = decision.policyVersion === policy.version ? policy.version : `${policy.version}+${decision.policyVersion}`;
-      return { ...routePlan(escalationPlan(deps.catalog.models, bounds), decision, features, policyVersion), ...(cascade && { cascade }), quickSteps: policy.quickSteps, liveGradingCallsModel: deps.gate.callsModelForLiveAnswers };
+      const plan = escalationPlan(deps.catalog.models, bounds);
+      const speculative = speculativeRaceOf(policy, plan, decision);
+      return {
+        ...routePlan(plan, decision, features, policyVersion),
+        quickSteps: policy.quickSteps,
+        liveGradingCallsModel: deps.gate.callsModelForLiveAnswers,
+        ...(cascade && { cascade }),
+        ...(speculative && { speculative }),
+      };
     },
 
     async callModel(input: CallModelInput): Promise<ModelResult> {
@@ -184,9 +207,13 @@ export function createActivities(deps: ActivityDeps) {
       const features = extractFeatures(request);
       const inputText = [...request.history.map((t) => t.content), request.prompt].join('\n');
       const perCallUsd = provider.bills ? callCeilingUsd(model, inputText, provider.maxOutputTokens ?? features.expectedOutputTokens) : 0;
+      const started = performance.now();
+      let streamed: { inputTokens: number; outputTokens: number } | undefined;
+      const possiblyBilled = possiblyBilledAttempts(perCallUsd);
       try {
-        const possiblyBilled = possiblyBilledAttempts(perCallUsd);
-        const completion = await withHeartbeat(deps.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS, perCallUsd, (signal) =>
+        // A raced call heartbeats more often: the heartbeat's answer is how it hears that it lost.
+        const interval = deps.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+        const completion = await withHeartbeat(input.raced ? Math.min(interval, RACED_HEARTBEAT_INTERVAL_MS) : interval, perCallUsd, (signal) =>
           provider.complete({
             requestId: request.requestId,
             attempt: Context.current().info.attempt,
@@ -199,6 +226,7 @@ export function createActivities(deps: ActivityDeps) {
             expectedOutputTokens: features.expectedOutputTokens,
             ...(request.outputSchema ? { outputSchema: request.outputSchema } : {}),
             signal,
+            onUsage: (usage) => (streamed = usage),
           }),
         );
         return {
@@ -214,6 +242,19 @@ export function createActivities(deps: ActivityDeps) {
           ...(possiblyBilled ? { possiblyBilled } : {}),
         };
       } catch (err) {
+        if (Context.current().cancellationSignal.aborted) {
+          // Streamed tokens when the provider reported them; otherwise a non-streaming call, which the provider goes on
+          // generating (and bills) after we hang up: the whole expected answer, marked as an estimate.
+          const tokens = streamed ?? { inputTokens: estimateTokens(inputText), outputTokens: Math.min(features.expectedOutputTokens, provider.maxOutputTokens ?? Infinity) };
+          const cancelled: CancelledCall = {
+            ...tokens,
+            costUsd: priceTokens(model, tokens.inputTokens, tokens.outputTokens),
+            estimated: streamed === undefined,
+            latencyMs: performance.now() - started,
+            ...(possiblyBilled && { possiblyBilled }),
+          };
+          throw new CancelledFailure(`${model.id}: call cancelled`, [{ cancelledCall: cancelled }]);
+        }
         // A provider that timed out on our side may still have produced (and billed) the answer.
         if (err instanceof ProviderError) throw withPossiblyBilled(toActivityFailure(err, model.id), possiblyBilledAttempts(perCallUsd, err.kind === 'timeout'));
         throw err;

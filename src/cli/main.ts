@@ -51,7 +51,7 @@ Commands:
                                     Fit a learned strategy on recorded outcomes; write the artefact its policy loads.
   eval --data FILE [--data FILE ...] --strategy rules|classifier|knn|random|oracle|best|cheapest [--model ARTEFACT.json]
        [--gate-error E] [--judge-cost-ratio J] [--no-gate] [--max-escalations N] [--escalation ladder|cascade]
-       [--lambda L] [--folds 5] [--seed 1] [--k 100] [--prices models.json] [--through-temporal] [--json]
+       [--lambda L | --willingness-to-pay W] [--folds 5] [--seed 1] [--k 100] [--prices models.json] [--through-temporal] [--json]
                                     Replay recorded outcomes through a strategy (no Temporal needed) and report the
                                     routing metrics, the cost-quality curve (APGR, AIQ) and the baselines.
   eval --data FILE --strategy bandit --online [--seeds 1,2,3,4,5] [--lambda L] [--policy POLICY.json] [...]
@@ -246,6 +246,7 @@ async function evaluate(args: string[]): Promise<void> {
       model: { type: 'string' },
       lambda: { type: 'string' },
       escalation: { type: 'string' },
+      'willingness-to-pay': { type: 'string' },
       k: { type: 'string' },
       'through-temporal': { type: 'boolean', default: false },
       online: { type: 'boolean', default: false },
@@ -269,6 +270,7 @@ async function evaluate(args: string[]): Promise<void> {
     ...offlineSettings(values),
     strategy,
     escalation,
+    ...(values['willingness-to-pay'] !== undefined ? { willingnessToPayUsd: numberOption(values['willingness-to-pay'], 'willingness-to-pay', 1e-12, 1e6)! } : {}),
     ...(values.model ? { model: values.model } : {}),
     ...(lambda !== undefined ? { lambda } : {}),
     k: intOption(values.k, 'k') ?? 100,

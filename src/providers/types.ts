@@ -21,6 +21,11 @@ export interface CompletionRequest {
   idempotencyKey?: string;
   /** Aborted when Temporal cancels the activity or its timeout passes. */
   signal?: AbortSignal;
+  /**
+   * For a provider that streams: the usage so far, as the provider reports it. A call cancelled mid-answer (the
+   * loser of a speculative race) is priced from the last report; without one its cost is an estimate.
+   */
+  onUsage?: (usage: { inputTokens: number; outputTokens: number }) => void;
 }
 
 export interface Completion {

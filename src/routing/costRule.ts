@@ -207,7 +207,8 @@ export function heldOutByCost(
   return {
     choose(i, lambda, options = {}) {
       const p = passProbabilities(i);
-      const { candidates, best, rule } = candidatesAndRule(ladder, features[i]!, (id) => p[id]!, () => null, { lambda, judgeCostRatio });
+      const knob = options.willingnessToPayUsd !== undefined ? { willingnessToPayUsd: options.willingnessToPayUsd } : { lambda };
+      const { candidates, best, rule } = candidatesAndRule(ladder, features[i]!, (id) => p[id]!, () => null, { ...knob, judgeCostRatio });
       const choice = chooseByThreshold(candidates, best.id, rule);
       const first = { model: choice.model, confidence: choice.passProbability };
       if (!options.cascade) return first;

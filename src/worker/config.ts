@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { CatalogSchema, type Catalog } from '../domain/catalog';
 import { parseOrThrow, ValidationError } from '../domain/validation';
 import { fileStrategyEnv } from '../activities/fileCache';
-import { escalationLadder } from '../routing/ladder';
+import { bestModel, escalationLadder } from '../routing/ladder';
+import { speculativePartner } from '../routing/speculative';
 import { RoutingPolicySchema, strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
 import type { StrategyEnv } from '../routing/strategies/types';
 import defaultCatalog from '../../config/catalog.json';
@@ -52,12 +53,14 @@ export function loadRouterConfig(env: NodeJS.ProcessEnv = process.env): RouterCo
     const first = subjects.get(policy.id);
     if (first) throw new ValidationError(subject, [{ path: 'id', message: `duplicate policy id "${policy.id}", already used by ${first}` }]);
     try {
-      // A rule naming a missing model, or an artefact trained for another catalog, would fail every request it meets.
+      // A rule or a speculative partner naming a missing model, or an artefact trained for another catalog, would fail
+      // every request it meets.
       const definition = strategyOf(policy);
       if (policy.escalation === 'cascade' && !definition.cascades) {
         throw new ValidationError(subject, [{ path: 'escalation', message: `"cascade" needs a pass probability for every model, which the "${policy.strategy}" strategy does not give (use "classifier", or "ladder")` }]);
       }
       definition.check?.(policy, strategyEnv);
+      if (policy.speculative) speculativePartner(policy.speculative, { ladder: strategyEnv.ladder, bestModel: bestModel(strategyEnv.ladder).id });
     } catch (err) {
       throw err instanceof ValidationError ? new ValidationError(subject, err.issues) : err;
     }

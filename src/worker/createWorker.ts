@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../activities';
+import { createActivities, RACED_HEARTBEAT_INTERVAL_MS, type ActivityDeps } from '../activities';
 import { dataConverterFromEnv } from '../codec';
 import { TASK_QUEUE } from '../domain/taskQueue';
 
@@ -44,6 +44,9 @@ export async function createRouterWorker(options: RouterWorkerOptions): Promise<
         ? { workflowsPath: workflows.workflowsPath }
         : { workflowBundle: workflows.bundle }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
+    // Core holds back heartbeats for up to 80 % of the heartbeat timeout (4 s); a raced call hears of its cancellation
+    // only in a heartbeat's answer, so its beats go out as often as it sends them (other calls beat once a second).
+    maxHeartbeatThrottleInterval: RACED_HEARTBEAT_INTERVAL_MS,
     shutdownGraceTime: options.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_MS,
     dataConverter: options.dataConverter ?? dataConverterFromEnv(),
   });

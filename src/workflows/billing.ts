@@ -1,5 +1,5 @@
-import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
-import type { PaidCallHeartbeat } from '../activities/billing';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, TimeoutFailure } from '@temporalio/workflow';
+import type { CancelledCall, PaidCallHeartbeat } from '../activities/billing';
 import type { PossiblyBilled } from '../domain/results';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -23,4 +23,12 @@ export function possiblyBilledOf(err: ActivityFailure): PossiblyBilled | undefin
     }
   }
   return undefined;
+}
+
+/** What a cancelled model call reported it can have cost; undefined when it was cancelled before it started. */
+export function cancelledCallOf(err: ActivityFailure): CancelledCall | undefined {
+  const cause = err.cause;
+  if (!(cause instanceof CancelledFailure)) return undefined;
+  const entry = (cause.details ?? []).find((d): d is { cancelledCall: CancelledCall } => isRecord(d) && isRecord(d.cancelledCall));
+  return entry?.cancelledCall;
 }

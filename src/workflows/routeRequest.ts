@@ -1,7 +1,10 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   condition,
+  isCancellation,
   defineUpdate,
   proxyActivities,
   proxyLocalActivities,
@@ -21,10 +24,11 @@ import { LOCAL_QUICK_STEPS_MEMO } from '../domain/workflowIds';
 import type { RouteRequest, RouteRequestInput } from '../domain/request';
 import type { Attempt, DecisionLog, ModelResult } from '../domain/results';
 import { addPossiblyBilled, buildDecisionLog, keptAttemptIndex, learningOutcome } from '../routing/decisionLog';
-import { nextStep, type NextStep } from '../routing/escalation';
+import { firstStep, nextStep, type NextStep } from '../routing/escalation';
 import type { Rung } from '../routing/ladder';
-import { possiblyBilledOf } from './billing';
-import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy } from './searchAttributes';
+import type { RoutePlan } from '../routing/plan';
+import { cancelledCallOf, possiblyBilledOf } from './billing';
+import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy, Speculative } from './searchAttributes';
 
 /**
  * Early return: the caller's update-with-start waits on this and gets the decision log as soon as the kept answer
@@ -139,27 +143,39 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
   ];
   if (!slim) upsertSearchAttributes(routedAttributes);
 
+  // A plan that races: histories from before racing existed (or whose plan came from a newer worker) run the ladder.
+  const race = plan.speculative && patched('speculative-race') ? plan.speculative : undefined;
+  const raceAttributes = race ? [{ key: Speculative, value: true }] : [];
   const attempts: Attempt[] = [];
   const answers: (string | undefined)[] = [];
-  const callRequest = slim ? modelCallRequest(request) : request;
-  for (let step: NextStep | undefined = { model: plan.decision.model, cause: 'routed' }; step; step = nextStep(plan, attempts)) {
+  const step: StepContext = {
+    callRequest: slim ? modelCallRequest(request) : request,
+    request,
+    ladder: plan.ladder,
+    threshold: plan.gateThreshold,
+    quickGate: quick === local,
+    liveGradingCallsModel: plan.liveGradingCallsModel !== false,
+  };
+  for (let next: NextStep | undefined = firstStep(race ? plan : { decision: plan.decision }); next; next = nextStep(plan, attempts)) {
     const previous = attempts[attempts.length - 1];
-    const why = step.reason
-      ? step.reason
+    const why = next.reason
+      ? next.reason
       : !previous
       ? plan.decision.reason
       : previous.error
         ? `${previous.model} failed: ${previous.error}`
         : `${previous.model} scored ${previous.verdict?.score} below ${plan.gateThreshold}`;
-    const { attempt, answer } = await tryModel(callRequest, request, plan.ladder, step.model, step.cause, why, plan.gateThreshold, quick === local, plan.liveGradingCallsModel !== false);
-    attempts.push(attempt);
-    answers.push(answer);
+    const tried = next.partner && race ? await raceModels(step, next, next.partner, race, why) : [await tryModel(step, next, why)];
+    for (const { attempt, answer } of tried) {
+      attempts.push(attempt);
+      answers.push(answer);
+    }
   }
 
   const keptIndex = keptAttemptIndex(attempts, (i) => answers[i] !== undefined, plan.cascade !== undefined);
   const keptAnswer = answers[keptIndex];
   if (keptAnswer === undefined) {
-    if (slim) upsertSearchAttributes(routedAttributes);
+    if (slim) upsertSearchAttributes([...routedAttributes, ...raceAttributes]);
     throw ApplicationFailure.nonRetryable(
       `no model answered request ${request.requestId}: ${attempts.map((a) => `${a.model}: ${a.error}`).join('; ')}`,
       FailureType.AllModelsFailed,
@@ -197,6 +213,7 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
   }
   upsertSearchAttributes([
     ...(slim ? routedAttributes : []),
+    ...raceAttributes,
     { key: FinalModel, value: log.finalModel },
     { key: Escalated, value: log.wasEscalated },
     { key: QualityScore, value: log.qualityScore },
@@ -214,38 +231,55 @@ function modelCallRequest(request: RouteRequest): RouteRequestInput {
   return history.length > 0 ? { ...call, history } : call;
 }
 
-/** One rung: call the model, then the gate. A call that fails for good (after retries) is an attempt too. */
-async function tryModel(
-  callRequest: RouteRequestInput,
-  request: RouteRequest,
-  ladder: readonly Rung[],
-  model: string,
-  cause: Attempt['cause'],
-  why: string,
-  threshold: number,
-  quickGate: boolean,
-  liveGradingCallsModel: boolean,
-): Promise<{ attempt: Attempt; answer?: string }> {
+/** What every model call of one request shares. */
+interface StepContext {
+  callRequest: RouteRequestInput;
+  request: RouteRequest;
+  ladder: readonly Rung[];
+  threshold: number;
+  quickGate: boolean;
+  liveGradingCallsModel: boolean;
+}
+
+interface Tried {
+  attempt: Attempt;
+  answer?: string;
+}
+
+function rungOf(ladder: readonly Rung[], model: string): Rung {
   const rung = ladder.find((r) => r.id === model);
   if (!rung) throw ApplicationFailure.nonRetryable(`model "${model}" is not on the plan's ladder`, FailureType.UnknownModel);
+  return rung;
+}
+
+/** A call that failed for good (after retries) is an attempt too. */
+function failedAttempt(model: string, cause: Attempt['cause'], err: ActivityFailure): Attempt {
+  const possiblyBilled = possiblyBilledOf(err);
+  return { model, cause, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: 0, error: failureMessage(err), ...(possiblyBilled && { possiblyBilled }) };
+}
+
+/** One rung: call the model, then the gate. */
+async function tryModel(step: StepContext, { model, cause }: Pick<NextStep, 'model' | 'cause'>, why: string): Promise<Tried> {
+  const rung = rungOf(step.ladder, model);
   let result: ModelResult;
   try {
-    result = await callModel.executeWithOptions(modelCallOptions(rung, `${cause}: ${model} — ${why}`.slice(0, 200)), [
-      { request: callRequest, modelId: model },
-    ]);
+    result = await callModel.executeWithOptions(modelCallOptions(rung, `${cause}: ${model} — ${why}`.slice(0, 200)), [{ request: step.callRequest, modelId: model }]);
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
-    const possiblyBilled = possiblyBilledOf(err);
-    return {
-      attempt: { model, cause, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: 0, error: failureMessage(err), ...(possiblyBilled && { possiblyBilled }) },
-    };
+    return { attempt: failedAttempt(model, cause, err) };
   }
+  return gateAnswer(step, model, cause, result);
+}
+
+/** The gate's verdict on one answer. */
+async function gateAnswer(step: StepContext, model: string, cause: Attempt['cause'], result: ModelResult): Promise<Tried> {
+  const { request, threshold } = step;
   const usage = pickUsage(result);
   try {
     // A recorded verdict (simulated, replayed answers) or a validators-only gate calls no model: a quick step. A
     // live answer graded by the paid judge, which heartbeats and can be cancelled, is a regular activity.
     const verdict =
-      quickGate && (result.origin !== 'live' || !liveGradingCallsModel)
+      step.quickGate && (result.origin !== 'live' || !step.liveGradingCallsModel)
         ? await local.evaluateAnswer({ request, result, threshold })
         : await evaluateAnswer.executeWithOptions({ ...EVALUATE_OPTIONS, summary: `quality gate for ${model} (threshold ${threshold})` }, [{ request, result, threshold }]);
     const possiblyBilled = addPossiblyBilled(result.possiblyBilled, verdict.possiblyBilled);
@@ -256,6 +290,72 @@ async function tryModel(
     const possiblyBilled = addPossiblyBilled(result.possiblyBilled, possiblyBilledOf(err));
     return { attempt: { model, cause, ...usage, error: `quality gate: ${failureMessage(err)}`, ...(possiblyBilled && { possiblyBilled }) }, answer: result.text };
   }
+}
+
+/**
+ * A step with a partner: both calls start at once in one CancellationScope (CONVENTIONS.md, "Racing two models").
+ * The answer looked at first (the routed one; with prefer "latency" whichever arrives first) is gated as soon as it
+ * arrives. If it passes, the scope is cancelled and the other call aborted; if not, the other answer, already under
+ * way, is gated with no second round trip. Both calls are settled before the step ends and each is an attempt: a
+ * cancelled one with what it reported it can have cost, an answer that arrived but was not needed with its price.
+ */
+async function raceModels(step: StepContext, routed: Pick<NextStep, 'model' | 'cause'>, partner: string, race: NonNullable<RoutePlan['speculative']>, why: string): Promise<Tried[]> {
+  const entrants = [
+    { model: routed.model, cause: routed.cause, summary: `${routed.cause}: ${routed.model} — ${why}` },
+    { model: partner, cause: 'speculative' as const, summary: `speculative: ${race.reason}` },
+  ];
+  const scope = new CancellationScope();
+  const calls = entrants.map(({ model, summary }) =>
+    scope.run(() =>
+      callModel.executeWithOptions(
+        // The cancelled call's report of what it cost arrives with its cancellation, so the workflow waits for it.
+        { ...modelCallOptions(rungOf(step.ladder, model), summary.slice(0, 200)), cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED },
+        [{ request: step.callRequest, modelId: model, raced: true }],
+      ),
+    ),
+  );
+  // Settled as they end, so the loser's rejection is always observed.
+  const settled = calls.map((call) => call.then((value) => ({ value }), (reason: unknown) => ({ reason })));
+  const first = race.prefer === 'latency' ? await Promise.race(settled.map((s, i) => s.then(() => i))) : 0;
+  const tried: (Tried | undefined)[] = [];
+  for (const i of [first, 1 - first]) {
+    const { model, cause } = entrants[i]!;
+    const outcome = await settled[i]!;
+    if ('reason' in outcome) {
+      if (!(outcome.reason instanceof ActivityFailure)) throw outcome.reason;
+      tried[i] = { attempt: { ...failedAttempt(model, cause, outcome.reason), status: 'failed' } };
+      continue;
+    }
+    const gated = await gateAnswer(step, model, cause, outcome.value);
+    tried[i] = { ...gated, attempt: { ...gated.attempt, status: 'completed' } };
+    if (gated.attempt.verdict?.passed) {
+      scope.cancel();
+      break;
+    }
+  }
+  const outcomes = await Promise.all(settled);
+  return entrants.map(({ model, cause }, i) => tried[i] ?? unneededAttempt(model, cause, outcomes[i]!));
+}
+
+/** The other call of a race that a passing answer made unneeded: cancelled, or it had already answered (and cost). */
+function unneededAttempt(model: string, cause: Attempt['cause'], outcome: { value: ModelResult } | { reason: unknown }): Tried {
+  if ('value' in outcome) return { attempt: { model, cause, status: 'completed', ...pickUsage(outcome.value), ...(outcome.value.possiblyBilled && { possiblyBilled: outcome.value.possiblyBilled }) }, answer: outcome.value.text };
+  if (!(outcome.reason instanceof ActivityFailure)) throw outcome.reason;
+  if (!isCancellation(outcome.reason)) return { attempt: { ...failedAttempt(model, cause, outcome.reason), status: 'failed' } };
+  const report = cancelledCallOf(outcome.reason);
+  return {
+    attempt: {
+      model,
+      cause,
+      status: 'cancelled',
+      inputTokens: report?.inputTokens ?? 0,
+      outputTokens: report?.outputTokens ?? 0,
+      costUsd: report?.costUsd ?? 0,
+      latencyMs: report?.latencyMs ?? 0,
+      ...(report?.estimated && { costEstimated: true }),
+      ...(report?.possiblyBilled && { possiblyBilled: report.possiblyBilled }),
+    },
+  };
 }
 
 function pickUsage(result: ModelResult): Pick<Attempt, 'inputTokens' | 'outputTokens' | 'costUsd' | 'latencyMs' | 'origin'> {

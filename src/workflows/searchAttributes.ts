@@ -7,5 +7,7 @@ export const RoutingStrategy = defineSearchAttributeKey('RoutingStrategy', Searc
 export const Escalated = defineSearchAttributeKey('Escalated', SearchAttributeType.BOOL);
 export const QualityScore = defineSearchAttributeKey('QualityScore', SearchAttributeType.DOUBLE);
 export const CostUsd = defineSearchAttributeKey('CostUsd', SearchAttributeType.DOUBLE);
+/** Set (true) on runs whose routed model raced a speculative partner; absent on the others. */
+export const Speculative = defineSearchAttributeKey('Speculative', SearchAttributeType.BOOL);
 
-export const ROUTER_SEARCH_ATTRIBUTES = [RoutedModel, FinalModel, RoutingStrategy, Escalated, QualityScore, CostUsd];
+export const ROUTER_SEARCH_ATTRIBUTES = [RoutedModel, FinalModel, RoutingStrategy, Escalated, QualityScore, CostUsd, Speculative];

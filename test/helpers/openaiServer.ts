@@ -21,6 +21,8 @@ export interface RecordedCall {
   body: ChatRequestBody;
   /** Lower-case header names, as node:http gives them. */
   headers: IncomingHttpHeaders;
+  /** Set when the client hung up before the answer was sent (a cancelled or timed-out call). */
+  aborted: boolean;
 }
 
 /** How to answer one call. `body` (raw text) wins over `json`; with neither, the answer has no body. */
@@ -103,7 +105,11 @@ export async function startOpenAIServer(handler: ScriptHandler = echoHandler): P
           return send(res, { status: 400, json: openAIError('request body is not JSON') });
         }
         const callIndex = calls.length;
-        calls.push({ model: body.model, messages: body.messages, body, headers: req.headers });
+        const call: RecordedCall = { model: body.model, messages: body.messages, body, headers: req.headers, aborted: false };
+        calls.push(call);
+        res.on('close', () => {
+          if (!res.writableEnded) call.aborted = true;
+        });
         let answer: Scripted;
         try {
           answer = await handler(body, callIndex);

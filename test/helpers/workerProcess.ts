@@ -6,11 +6,14 @@
  *   LOOPBACK_BASE_URL    the loopback OpenAI server (models and judge)
  *   DECISION_LOG_PATH    optional SQLite decision-log file
  *   START_TO_CLOSE_MS    optional start-to-close timeout of model calls
+ *   SPECULATIVE          optional JSON: the default policy's `speculative` option
  * Prints WORKER_READY on stdout once it polls.
  */
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { DecisionLogStore } from '../../src/analytics/decisionLogStore';
 import { createRouterWorker } from '../../src/worker/createWorker';
+import type { Speculative } from '../../src/domain/policy';
+import { defaultPolicies } from './catalog';
 import { loopbackDeps } from './loopbackRouter';
 
 export const WORKER_READY = 'WORKER_READY';
@@ -32,6 +35,7 @@ async function main(): Promise<void> {
     deps: loopbackDeps(required('LOOPBACK_BASE_URL'), {
       ...(startToCloseMs !== undefined && { startToCloseMs }),
       ...(process.env.DECISION_LOG_PATH && { decisionLog: new DecisionLogStore(process.env.DECISION_LOG_PATH) }),
+      ...(process.env.SPECULATIVE && { policies: defaultPolicies({ speculative: JSON.parse(process.env.SPECULATIVE) as Speculative }) }),
     }),
   });
   const running = worker.run();

@@ -27,6 +27,8 @@ export interface EvalCommand {
   maxEscalations: number;
   /** How failed first choices escalate (default "ladder"). */
   escalation?: 'ladder' | 'cascade';
+  /** Dollars per point of pass probability: the knob in money, instead of λ. */
+  willingnessToPayUsd?: number;
   lambda?: number;
   folds: number;
   seed: number;
@@ -65,6 +67,7 @@ function strategyOptions(cmd: EvalCommand, dataset: EvalDataset): OfflineStrateg
     ...(cmd.lambda !== undefined ? { lambda: cmd.lambda } : {}),
     ...(cmd.model ? { model: cmd.model } : {}),
     ...(cmd.escalation ? { escalation: cmd.escalation } : {}),
+    ...(cmd.willingnessToPayUsd !== undefined ? { willingnessToPayUsd: cmd.willingnessToPayUsd } : {}),
   };
 }
 
@@ -130,7 +133,16 @@ function isLearned(name: string): boolean {
 
 /** The workflow runs the same policy as the fast path: rules, or a learned strategy's trained artefact. */
 function throughTemporalPolicy(cmd: EvalCommand): RoutingPolicy {
-  const base = { id: 'eval', version: `eval-${cmd.strategy}`, gate: { threshold: DEFAULT_THRESHOLD }, maxEscalations: cmd.maxEscalations, storePrompts: 'hashed' as const, quickSteps: 'local' as const, ...(cmd.escalation ? { escalation: cmd.escalation } : {}) };
+  const base = {
+    id: 'eval',
+    version: `eval-${cmd.strategy}`,
+    gate: { threshold: DEFAULT_THRESHOLD },
+    maxEscalations: cmd.maxEscalations,
+    storePrompts: 'hashed' as const,
+    quickSteps: 'local' as const,
+    ...(cmd.escalation ? { escalation: cmd.escalation } : {}),
+    ...(cmd.willingnessToPayUsd !== undefined ? { willingnessToPayUsd: cmd.willingnessToPayUsd } : {}),
+  };
   if (cmd.strategy === 'rules') return { ...cmd.rulesPolicy, ...base };
   const artefactPolicy = STRATEGY_NAMES.includes(cmd.strategy) ? definitionNamed(cmd.strategy).artefactPolicy : undefined;
   if (artefactPolicy && cmd.model) {

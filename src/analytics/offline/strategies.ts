@@ -5,7 +5,7 @@ import { escalationLadder } from '../../routing/ladder';
 import { seededRandom } from '../../routing/random';
 import { definitionNamed, STRATEGIES, STRATEGY_NAMES, type RoutingPolicy } from '../../routing/strategies/registry';
 import type { RulesPolicy } from '../../routing/strategies/rules';
-import type { FitOptions, Fitted, StrategyEnv, TrainingExample } from '../../routing/strategies/types';
+import type { FitOptions, Fitted, HeldOutOptions, StrategyEnv, TrainingExample } from '../../routing/strategies/types';
 import { labelsFromQualities } from '../../routing/strategies/classifier/train';
 import { bestModelId, cheapestModelId, oracleRouter, randomRouter, singleModelRouter, type Router, type RouterFamily } from './baselines';
 import type { EvalDataset, EvalRow } from './dataset';
@@ -41,6 +41,8 @@ export interface OfflineStrategyOptions {
   model?: string;
   /** How a failed first choice escalates (default "ladder"); "cascade" needs the classifier. */
   escalation?: 'ladder' | 'cascade';
+  /** The knob in money for the reported metrics, instead of λ (the curve still sweeps λ). */
+  willingnessToPayUsd?: number;
   /** The rules strategy's policy (config/default-policy.json by default). */
   rulesPolicy: RulesPolicy;
   env: StrategyEnv;
@@ -86,13 +88,13 @@ export function fitHeldOut(
   });
 }
 
-/** Held-out choices as a λ family over the rows (with the cascade's plan on each when `cascade`). */
-export function heldOutFamily(fitted: Fitted, rows: readonly EvalRow[], cascade = false): RouterFamily {
+/** Held-out choices as a λ family over the rows (with the cascade's plan on each when options.cascade). */
+export function heldOutFamily(fitted: Fitted, rows: readonly EvalRow[], options: HeldOutOptions = {}): RouterFamily {
   const index = new Map(rows.map((r, i) => [r.rowId, i]));
   return (lambda) => (row) => {
     const i = index.get(row.rowId);
     if (i === undefined) throw new Error(`row "${row.rowId}" was not part of the cross-validation`);
-    return fitted.heldOut.choose(i, lambda, { cascade });
+    return fitted.heldOut.choose(i, lambda, options);
   };
 }
 
@@ -116,14 +118,15 @@ function randomMix(dataset: EvalDataset, seed: number): RouterFamily {
   return (p) => (row) => ({ model: unitHash('mix', seed, row.rowId) < p ? strong : weak });
 }
 
-const POLICY_BASE = (maxEscalations: number, escalation: 'ladder' | 'cascade' = 'ladder') => ({
+const POLICY_BASE = (options: Pick<OfflineStrategyOptions, 'maxEscalations' | 'escalation' | 'willingnessToPayUsd'>) => ({
   id: 'eval',
   version: 'eval',
   gate: { threshold: DEFAULT_THRESHOLD },
-  maxEscalations,
+  maxEscalations: options.maxEscalations,
   storePrompts: 'none' as const,
   quickSteps: 'local' as const,
-  escalation,
+  escalation: options.escalation ?? 'ladder',
+  ...(options.willingnessToPayUsd !== undefined ? { willingnessToPayUsd: options.willingnessToPayUsd } : {}),
 });
 
 /** The strategy (or baseline) named `name`, as the offline harness runs it. */
@@ -148,13 +151,20 @@ export function offlineStrategy(name: string, dataset: EvalDataset, options: Off
   if (options.model) {
     if (!definition.artefactPolicy) throw new Error(`strategy "${name}" routes without an artefact: --model does not apply`);
     const artefactPolicy = definition.artefactPolicy;
-    const family: RouterFamily = (lambda) => policyRouter(artefactPolicy(POLICY_BASE(options.maxEscalations, options.escalation), options.model!, { lambda, judgeCostRatio }), options.env);
-    const router = policyRouter(artefactPolicy(POLICY_BASE(options.maxEscalations, options.escalation), options.model, { ...(options.lambda !== undefined ? { lambda: options.lambda } : {}), judgeCostRatio }), options.env);
+    const family: RouterFamily = (lambda) => policyRouter(artefactPolicy(POLICY_BASE(options), options.model!, { lambda, judgeCostRatio }), options.env);
+    const router = policyRouter(artefactPolicy(POLICY_BASE(options), options.model, { ...(options.lambda !== undefined ? { lambda: options.lambda } : {}), judgeCostRatio }), options.env);
     return { router, family, params: LAMBDA_GRID, note: `${name} ${options.model} (in-sample if these rows trained it); metrics at ${options.lambda !== undefined ? `λ=${options.lambda}` : "the artefact's operating point"}, curve over λ` };
   }
   if (!definition.fit) throw new Error(`strategy "${name}" has no offline evaluation here`);
-  const family = heldOutFamily(fitHeldOut(name, dataset, options), dataset.rows, options.escalation === 'cascade');
+  const fitted = fitHeldOut(name, dataset, options);
+  const cascade = options.escalation === 'cascade';
+  const family = heldOutFamily(fitted, dataset.rows, { cascade });
   const lambda = options.lambda ?? 1;
+  const w = options.willingnessToPayUsd;
+  if (w !== undefined) {
+    const router = heldOutFamily(fitted, dataset.rows, { cascade, willingnessToPayUsd: w })(lambda);
+    return { router, family, params: LAMBDA_GRID, note: `${name}, ${options.folds}-fold cross-validated; metrics at willingnessToPayUsd=${w} (λ per request = (ĉ_best + g)/(100·W)), curve over λ` };
+  }
   const what = name === 'knn' ? `kNN (k=${options.k}) on the same text features` : name;
   return { router: family(lambda), family, params: LAMBDA_GRID, note: `${what}, ${options.folds}-fold cross-validated (each request routed by a model trained without it); metrics at λ=${lambda}, curve over λ` };
 }

@@ -43,6 +43,8 @@ export interface SimulatedOutcome {
   outputTokens: number;
   /** Simulated latency (an assumption, see LATENCY_ASSUMPTIONS); complete() sleeps latencyMs x latencyScale. */
   latencyMs: number;
+  /** The part of latencyMs before the first output token; the rest streams at the model's pace. */
+  firstTokenMs: number;
   /** Priced with the catalog entry's prices when preview() was given a ModelSpec. */
   costUsd?: number;
 }
@@ -109,6 +111,7 @@ export class SimulatedProvider implements ModelProvider {
     const latency = LATENCY_ASSUMPTIONS[id] ?? { timeToFirstTokenMs: 500, outputTokensPerSecond: 70 };
     const latencyJitter = 0.85 + 0.3 * unitHash(`latency|${requestId}|${id}`);
     const latencyMs = Math.round((latency.timeToFirstTokenMs + (outputTokens / latency.outputTokensPerSecond) * 1000) * latencyJitter);
+    const firstTokenMs = Math.round(latency.timeToFirstTokenMs * latencyJitter);
     const text = simulatedText(id, requestId, taskType, passes, quality, outputSchema);
     return {
       model: id,
@@ -120,6 +123,7 @@ export class SimulatedProvider implements ModelProvider {
       inputTokens,
       outputTokens,
       latencyMs,
+      firstTokenMs,
       ...(typeof model === 'string' ? {} : { costUsd: priceTokens(model, inputTokens, outputTokens) }),
     };
   }
@@ -136,10 +140,17 @@ export class SimulatedProvider implements ModelProvider {
     );
     const waitMs = outcome.latencyMs * this.latencyScale;
     if (waitMs > 0) {
+      const started = performance.now();
       try {
         await sleep(waitMs, undefined, request.signal ? { signal: request.signal } : undefined);
       } catch (err) {
-        if (request.signal?.aborted) throw request.signal.reason;
+        if (request.signal?.aborted) {
+          // As a streaming provider would: the tokens streamed before the abort, at the simulated pace.
+          const streamed = (performance.now() - started) / this.latencyScale - outcome.firstTokenMs;
+          const share = Math.min(1, Math.max(0, streamed / (outcome.latencyMs - outcome.firstTokenMs)));
+          request.onUsage?.({ inputTokens: outcome.inputTokens, outputTokens: Math.floor(outcome.outputTokens * share) });
+          throw request.signal.reason;
+        }
         throw err;
       }
     }

@@ -81,6 +81,8 @@ export interface FirstChoice {
 export interface HeldOutOptions {
   /** Escalate by the cascade (its plan on each choice) instead of the ladder. */
   cascade?: boolean;
+  /** The knob in money (costRule.ts), used instead of the λ the caller passes. */
+  willingnessToPayUsd?: number;
 }
 
 /** A strategy fitted once per fold: example i is routed by the fit that never saw it, at any value of the knob. */
