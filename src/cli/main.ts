@@ -7,6 +7,7 @@ import type { DecisionLog } from '../domain/results';
 import type { ClientSession } from '../worker/session';
 import { TASK_QUEUE } from '../domain/taskQueue';
 import { ValidationError } from '../domain/validation';
+import { SpeculativeSchema, type Speculative } from '../domain/policy';
 import { PROJECT_ROOT } from '../servers/binaries';
 import { existsSync, writeFileSync } from 'node:fs';
 import { FileCache } from '../activities/fileCache';
@@ -51,7 +52,7 @@ Commands:
                                     Fit a learned strategy on recorded outcomes; write the artefact its policy loads.
   eval --data FILE [--data FILE ...] --strategy rules|classifier|knn|random|oracle|best|cheapest [--model ARTEFACT.json]
        [--gate-error E] [--judge-cost-ratio J] [--no-gate] [--max-escalations N] [--escalation ladder|cascade]
-       [--lambda L | --willingness-to-pay W] [--folds 5] [--seed 1] [--k 100] [--prices models.json] [--through-temporal] [--json]
+       [--lambda L | --willingness-to-pay W] [--speculative-below C [--speculative-partner best|tier:T|model:M] [--prefer cost|latency]] [--folds 5] [--seed 1] [--k 100] [--prices models.json] [--through-temporal] [--json]
                                     Replay recorded outcomes through a strategy (no Temporal needed) and report the
                                     routing metrics, the cost-quality curve (APGR, AIQ) and the baselines.
   eval --data FILE --strategy bandit --online [--seeds 1,2,3,4,5] [--lambda L] [--policy POLICY.json] [...]
@@ -247,6 +248,9 @@ async function evaluate(args: string[]): Promise<void> {
       lambda: { type: 'string' },
       escalation: { type: 'string' },
       'willingness-to-pay': { type: 'string' },
+      'speculative-below': { type: 'string' },
+      'speculative-partner': { type: 'string' },
+      prefer: { type: 'string' },
       k: { type: 'string' },
       'through-temporal': { type: 'boolean', default: false },
       online: { type: 'boolean', default: false },
@@ -271,6 +275,7 @@ async function evaluate(args: string[]): Promise<void> {
     strategy,
     escalation,
     ...(values['willingness-to-pay'] !== undefined ? { willingnessToPayUsd: numberOption(values['willingness-to-pay'], 'willingness-to-pay', 1e-12, 1e6)! } : {}),
+    ...(values['speculative-below'] !== undefined ? { speculative: speculativeOption(values['speculative-below'], values['speculative-partner'], values.prefer) } : {}),
     ...(values.model ? { model: values.model } : {}),
     ...(lambda !== undefined ? { lambda } : {}),
     k: intOption(values.k, 'k') ?? 100,
@@ -280,6 +285,17 @@ async function evaluate(args: string[]): Promise<void> {
     ...(values.json ? {} : { onProgress: progressBar(strategy) }),
   });
   console.log(values.json ? JSON.stringify(output, null, 2) : renderEval(output));
+}
+
+/** `--speculative-below C [--speculative-partner best|tier:NAME|model:ID] [--prefer cost|latency]` as the policy option. */
+function speculativeOption(below: string, partner = 'best', prefer = 'cost'): Speculative {
+  const [kind, name] = partner.includes(':') ? [partner.slice(0, partner.indexOf(':')), partner.slice(partner.indexOf(':') + 1)] : [partner, ''];
+  const value = { whenConfidenceBelow: numberOption(below, 'speculative-below', 0, 1)!, partner: kind === 'best' ? 'best' : kind === 'tier' ? { tier: name } : kind === 'model' ? { model: name } : partner, prefer };
+  const parsed = SpeculativeSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ValidationError('command line', [{ path: '--speculative-partner / --prefer', message: `must be best, tier:small|medium|large or model:ID, and cost or latency (got "${partner}", "${prefer}")` }]);
+  }
+  return parsed.data;
 }
 
 /** `eval --decision-log FILE --strategy rules|best|cheapest|MODEL`: another policy, scored on logged traffic. */

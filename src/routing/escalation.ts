@@ -17,7 +17,7 @@ export interface NextStep {
 export type StepAttempt = Pick<Attempt, 'model' | 'verdict' | 'costUsd' | 'cause'> & Partial<Pick<Attempt, 'status' | 'error'>>;
 
 /** The first step: the routed model, with its partner when the plan races one. */
-export function firstStep(plan: Pick<RoutePlan, 'decision' | 'speculative'>): NextStep {
+export function firstStep(plan: { decision: Pick<RoutePlan['decision'], 'model'>; speculative?: RoutePlan['speculative'] }): NextStep {
   const routed: NextStep = { model: plan.decision.model, cause: 'routed' };
   return plan.speculative && plan.speculative.partner !== routed.model ? { ...routed, partner: plan.speculative.partner } : routed;
 }

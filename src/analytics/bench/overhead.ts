@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { percentile } from '../percentile';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
@@ -60,10 +61,6 @@ class InstantProvider implements ModelProvider {
     const fails = req.model.tier === 1 && req.prompt.includes(ESCALATE);
     return { text: `[simulated instant] answer from ${req.model.id}`, inputTokens: 100, outputTokens: 50, latencyMs: 0, origin: 'simulated', recordedQuality: fails ? 0 : 1 };
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /** CPU ticks (user + system) a process has used, from /proc; 0 where /proc is not there. */

@@ -9,6 +9,8 @@ import {
   loadPriceTable,
   parseOutcomeFile,
   recordedCostUsd,
+  rowInputTokens,
+  rowOutputTokens,
   turnText,
   type LoadedOutcomeRow,
   type OutcomeRow,
@@ -73,6 +75,9 @@ export interface ModelOutcome {
   quality: number;
   /** Recorded cost of the call, or its tokens priced with models.json. */
   costUsd: number;
+  /** The request's input tokens and the answer's output tokens (outputChars ÷ 4, else the task's default). */
+  inputTokens: number;
+  outputTokens: number;
 }
 
 export interface EvalRow {
@@ -251,7 +256,7 @@ export function buildEvalDataset(input: readonly (OutcomeRow | LoadedOutcomeRow)
       } catch (err) {
         throw new Error(`${where}: ${(err as Error).message}`);
       }
-      outcomes[m] = { quality: row.outcomes[m]!.quality, costUsd };
+      outcomes[m] = { quality: row.outcomes[m]!.quality, costUsd, inputTokens: rowInputTokens(row), outputTokens: rowOutputTokens(row, m) };
     }
     requestIdToRowId.set(requestId, row.id);
     rows.push({ request, outcomes, rowId: row.id, source: row.source, task: row.task, category: row.category });

@@ -8,7 +8,11 @@ import { loadEvalDataset, type EvalDataset } from './dataset';
 import { escalationLadder } from '../../routing/ladder';
 import { DEFAULT_THRESHOLD, evaluateStrategy, renderReport, runStrategy, singleModelPoints, type EvalReport, type RunOptions } from './evaluate';
 import { costToReach, type RunSummary } from './metrics';
-import { DEFAULT_JUDGE_COST_RATIO, type GateSimulation } from './simulate';
+import type { Speculative } from '../../domain/policy';
+import { percentile } from '../percentile';
+import { bestModelId, singleModelRouter, type Router } from './baselines';
+import { callLatencyMs, JUDGE_LATENCY_MS } from './latency';
+import { DEFAULT_JUDGE_COST_RATIO, type GateSimulation, type SimulatedRequest } from './simulate';
 import { LAMBDA_GRID, offlineStrategy, type OfflineStrategyOptions } from './strategies';
 
 /*
@@ -27,6 +31,8 @@ export interface EvalCommand {
   maxEscalations: number;
   /** How failed first choices escalate (default "ladder"). */
   escalation?: 'ladder' | 'cascade';
+  /** Race a partner beside unsure first choices (the policy's speculative option); adds the latency comparison. */
+  speculative?: Speculative;
   /** Dollars per point of pass probability: the knob in money, instead of λ. */
   willingnessToPayUsd?: number;
   lambda?: number;
@@ -53,6 +59,12 @@ export interface EvalOutput extends EvalReport {
   /** ladderCost: the same strategy escalating by the ladder, beside a cascade. */
   retentionLevels?: { retention: number; strategyCost: number | null; ladderCost?: number | null; knnCost: number | null; blindMixingCost: number | null }[];
   throughTemporal?: { metrics: ComparedMetrics; maxAbsDifference: ComparedMetrics; workflowsPerSec: number };
+  /** With --speculative-below: the same requests routed four ways, under the offline latency model (assumptions). */
+  latency?: {
+    rows: { routing: string; p50Ms: number; p95Ms: number; costPer1k: number; qualityRetention: number; escalationRate: number }[];
+    /** The requests that raced: how many, and their p50 latency against their partner's alone (its call and a judgement). */
+    triggered: { requests: number; share: number; p50Ms: number; partnerAloneP50Ms: number; ratio: number };
+  };
 }
 
 function strategyOptions(cmd: EvalCommand, dataset: EvalDataset): OfflineStrategyOptions {
@@ -111,6 +123,8 @@ export async function runEval(cmd: EvalCommand): Promise<EvalOutput> {
     }));
   }
 
+  if (cmd.speculative) output.latency = latencyComparison(cmd, dataset, run, report.baselines.best?.quality ?? 0);
+
   if (cmd.throughTemporal) {
     const policy = throughTemporalPolicy(cmd);
     // Loaded here: the fast path (and `model-router eval` without --through-temporal) loads no Temporal package.
@@ -124,6 +138,42 @@ export async function runEval(cmd: EvalCommand): Promise<EvalOutput> {
     };
   }
   return output;
+}
+
+/**
+ * Sequential ladder, cascade (for a strategy that has one), speculative and always-best on the same requests with
+ * the same first choices, and how the raced requests compare with their partner alone.
+ */
+function latencyComparison(cmd: EvalCommand, dataset: EvalDataset, run: RunOptions, bestQuality: number): NonNullable<EvalOutput['latency']> {
+  const quiet = { ...run, onProgress: undefined };
+  const routed = (escalation: 'ladder' | 'cascade') => offlineStrategy(cmd.strategy, dataset, { ...strategyOptions(cmd, dataset), escalation }).router;
+  const cascades = STRATEGY_NAMES.includes(cmd.strategy) && definitionNamed(cmd.strategy).cascades === true;
+  const own = cmd.escalation ?? 'ladder';
+  const arms: [string, Router, RunOptions][] = [
+    [`${cmd.strategy} + ladder`, routed('ladder'), quiet],
+    ...(cascades ? [[`${cmd.strategy} + cascade`, routed('cascade'), quiet] as [string, Router, RunOptions]] : []),
+    [`${cmd.strategy} + ${own} + speculative`, routed(own), { ...quiet, speculative: cmd.speculative! }],
+    ['always-best', singleModelRouter(bestModelId(dataset.catalog)), quiet],
+  ];
+  let speculativeSims: SimulatedRequest[] = [];
+  const rows = arms.map(([routing, router, options]) => {
+    const { summary, sims } = runStrategy(dataset.rows, router, options);
+    if (options.speculative) speculativeSims = sims;
+    const quality = summary.quality;
+    return { routing, p50Ms: summary.latencyP50Ms, p95Ms: summary.latencyP95Ms, costPer1k: summary.costPer1k, qualityRetention: bestQuality > 0 ? quality / bestQuality : 1, escalationRate: summary.escalationRate };
+  });
+  const raced = speculativeSims.map((sim, i) => ({ sim, row: dataset.rows[i]! })).filter(({ sim }) => sim.raced);
+  const ladder = escalationLadder(dataset.catalog);
+  const partnerAlone = raced.map(({ sim, row }) => {
+    const model = sim.attempts.find((a) => a.cause === 'speculative')!.model;
+    return callLatencyMs(ladder.find((r) => r.id === model)!, row.outcomes[model]!.outputTokens) + JUDGE_LATENCY_MS;
+  });
+  const p50Ms = percentile(raced.map(({ sim }) => sim.latencyMs), 50);
+  const partnerAloneP50Ms = percentile(partnerAlone, 50);
+  return {
+    rows,
+    triggered: { requests: raced.length, share: raced.length / dataset.rows.length, p50Ms, partnerAloneP50Ms, ratio: partnerAloneP50Ms > 0 ? p50Ms / partnerAloneP50Ms : 0 },
+  };
 }
 
 /** Strategies fitted on labelled outcomes (kNN is compared beside them). */
@@ -165,6 +215,13 @@ export function renderEval(output: EvalOutput): string {
         output.retentionLevels.map((l) => [percent(l.retention), usd(l.strategyCost), ...(ladder ? [usd(l.ladderCost ?? null)] : []), usd(l.knnCost), usd(l.blindMixingCost)]),
       ),
     );
+  }
+  if (output.latency) {
+    const { rows, triggered } = output.latency;
+    const ms = (x: number) => `${Math.round(x)} ms`;
+    lines.push('', 'latency on the same requests (offline latency model: ASSUMED per-tier speeds, src/analytics/offline/latency.ts)');
+    lines.push(formatTable(['routing', 'p50', 'p95', 'cost / 1k requests', 'retention vs best', 'escalation rate'], rows.map((r) => [r.routing, ms(r.p50Ms), ms(r.p95Ms), `$${r.costPer1k.toFixed(4)}`, percent(r.qualityRetention), percent(r.escalationRate)])));
+    lines.push(`raced: ${triggered.requests} requests (${percent(triggered.share)}); their p50 ${ms(triggered.p50Ms)} against ${ms(triggered.partnerAloneP50Ms)} for the partner alone (${triggered.ratio.toFixed(2)}×)`);
   }
   if (output.throughTemporal) {
     const t = output.throughTemporal;

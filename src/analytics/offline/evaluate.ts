@@ -1,5 +1,7 @@
 import type { ModelSpec } from '../../domain/catalog';
+import type { Speculative } from '../../domain/policy';
 import { escalationPlan, type EscalationPlan } from '../../routing/plan';
+import { speculativeRace } from '../../routing/speculative';
 import type { RulesPolicy } from '../../routing/strategies/rules';
 import { formatTable, percent } from '../table';
 import {
@@ -43,6 +45,8 @@ export interface RunOptions {
   maxEscalations?: number;
   /** The simulated gate; defaults: enabled, judgeError 0, judgeCostRatio 0.1, seed 0. */
   gate?: Partial<GateSimulation>;
+  /** The policy's speculative option: race a partner beside unsure first choices (needs the gate). */
+  speculative?: Speculative;
   onProgress?: ProgressCallback;
 }
 
@@ -87,7 +91,8 @@ export function runStrategy(
     if (!models.has(choice.model)) {
       throw new Error(`the router chose "${choice.model}" for row "${row.rowId}", which is not in the evaluation catalog (${[...models].join(', ')})`);
     }
-    sims.push(runRequest(row, choice.model, plan, gate, choice.cascade));
+    const speculative = options.speculative ? speculativeRace(options.speculative, plan, { model: choice.model, confidence: choice.confidence ?? 1 }) : undefined;
+    sims.push(runRequest(row, { firstChoice: choice.model, ...(choice.cascade && { cascade: choice.cascade }), ...(speculative && { speculative }) }, plan, gate));
     if (options.onProgress && ((i + 1) % PROGRESS_EVERY === 0 || i + 1 === rows.length)) options.onProgress({ phase, done: i + 1, total: rows.length });
   });
   return { summary: summarizeRun(rows, sims, plan), sims };
@@ -127,7 +132,7 @@ export function runBaselines(rows: readonly EvalRow[], options: BaselineRunOptio
   const names = Object.keys(routers).filter((n) => !options.only || options.only.includes(n));
   const out: Record<string, RunSummary> = {};
   names.forEach((name, k) => {
-    out[name] = runStrategy(rows, routers[name]!, { ...options, onProgress: undefined }).summary;
+    out[name] = runStrategy(rows, routers[name]!, { ...options, speculative: undefined, onProgress: undefined }).summary;
     options.onProgress?.({ phase: 'baselines', done: k + 1, total: names.length });
   });
   return out;

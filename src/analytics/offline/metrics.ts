@@ -1,4 +1,5 @@
 import { routingMetrics, type RequestOutcome } from '../metrics';
+import { percentile } from '../percentile';
 import type { EvalRow } from './dataset';
 import type { EscalationPlan } from '../../routing/plan';
 import type { SimulatedRequest } from './simulate';
@@ -50,6 +51,11 @@ export interface RunSummary {
   passRate: number;
   /** How many requests each model was routed to first. */
   firstChoices: Record<string, number>;
+  /** Request latency under the offline latency model (assumptions, latency.ts). */
+  latencyP50Ms: number;
+  latencyP95Ms: number;
+  /** Share of requests that raced a speculative partner. */
+  racedShare: number;
 }
 
 /** The seed's per-request outcome, from ground truth: recorded qualities decide "passes", not the judge. */
@@ -115,6 +121,9 @@ export function summarizeRun(rows: readonly EvalRow[], sims: readonly SimulatedR
     firstPassRate: firstPass / n,
     passRate: pass / n,
     firstChoices,
+    latencyP50Ms: percentile(sims.map((s) => s.latencyMs), 50),
+    latencyP95Ms: percentile(sims.map((s) => s.latencyMs), 95),
+    racedShare: sims.filter((s) => s.raced).length / n,
   };
 }
 

@@ -29,7 +29,8 @@ function asSimulated(row: EvalRow, log: DecisionLog, threshold: number): Simulat
   const attempts = log.attempts.map((a) => {
     const quality = row.outcomes[a.model]!.quality;
     const truePass = quality >= threshold;
-    return { model: a.model, cause: a.cause, costUsd: a.costUsd, quality, truePass, ...(a.verdict ? { verdict: a.verdict } : {}), flipped: a.verdict ? a.verdict.passed !== truePass : false };
+    const flipped = a.verdict ? a.verdict.passed !== truePass : false;
+    return { model: a.model, cause: a.cause, costUsd: a.costUsd, quality, truePass, ...(a.verdict ? { verdict: a.verdict } : {}), flipped, latencyMs: a.latencyMs };
   });
   return {
     attempts,
@@ -38,6 +39,9 @@ function asSimulated(row: EvalRow, log: DecisionLog, threshold: number): Simulat
     costUsd: log.costUsd,
     judgeCostUsd: log.attempts.reduce((s, a) => s + (a.verdict?.costUsd ?? 0), 0),
     escalated: log.wasEscalated,
+    // The replay provider's reported latencies, in sequence (the offline latency model is not applied here).
+    latencyMs: log.attempts.reduce((s, a) => s + a.latencyMs, 0),
+    raced: log.attempts.some((a) => a.cause === 'speculative'),
   };
 }
 
