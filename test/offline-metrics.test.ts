@@ -35,6 +35,7 @@ import {
   type GateSimulation,
 } from '../src/analytics/offline';
 import type { OutcomeRow } from '../src/providers/replay';
+import { callLatencyMs, JUDGE_LATENCY_MS } from '../src/analytics/offline/latency';
 
 /*
  * A hand-written 3-model toy: a (cheap, tier 1), b (tier 2), c (the best, tier 3). Recorded costs are round
@@ -146,6 +147,41 @@ describe('offline evaluation: simulate (gate + the shared escalation policy)', (
 
   it('a fixed judge cost overrides the ratio', () => {
     close(runRequest(row('r2'), 'a', plan, gateOn({ judgeCostUsd: 0.5 })).costUsd, 1 + 2 + 1);
+  });
+});
+
+describe('offline evaluation: a speculative race in the simulator', () => {
+  // c writes 1,000 tokens (20.6 s at the large tier's assumed 50 tokens/s): still streaming when a is judged.
+  const slowC = buildEvalDataset([toyRow('r1', { a: 1, b: 1, c: 1 }, { outcomes: { a: { quality: 1, costUsd: 1, outputChars: 1 }, b: { quality: 1, costUsd: 2, outputChars: 1 }, c: { quality: 1, costUsd: 10, outputChars: 4000 } } }), toyRow('r3', { a: 0, b: 0, c: 1 })], PRICES);
+  const race = { partner: 'c', prefer: 'cost' as const, reason: 'test' };
+  const latency = (tier: 'small' | 'large', tokens: number) => callLatencyMs({ tierName: tier }, tokens);
+
+  it('the routed answer passes: the partner is cancelled and priced by what it can have streamed, its cost counted once', () => {
+    const r = runRequest(slowC.rows[0]!, { firstChoice: 'a', speculative: race }, plan, gateOn());
+    assert.deepEqual(r.attempts.map((a) => [a.model, a.cause, a.status]), [['a', 'routed', undefined], ['c', 'speculative', 'cancelled']]);
+    const cancelledAt = latency('small', 1) + JUDGE_LATENCY_MS;
+    const c = r.attempts[1]!;
+    assert.equal(c.costEstimated, true);
+    // Input tokens of "question r1" and the tokens streamed since c's first token, at c's price (10 per 1M).
+    close(c.costUsd, (3 + ((cancelledAt - 600) / 1000) * 50) * 1e-5);
+    close(r.costUsd, 1 + 0.1 + c.costUsd);
+    close(r.latencyMs, cancelledAt);
+    assert.equal(r.finalModel, 'a');
+    assert.equal(r.escalated, false, 'a partner is not an escalation');
+    assert.equal(r.raced, true);
+  });
+
+  it('the routed answer fails: the partner\'s answer is gated without another call', () => {
+    const r = runRequest(slowC.rows[1]!, { firstChoice: 'a', speculative: race }, plan, gateOn());
+    assert.deepEqual(r.attempts.map((a) => [a.model, a.verdict?.passed]), [['a', false], ['c', true]]);
+    close(r.costUsd, 1 + 10 + 2 * 0.1);
+    close(r.latencyMs, Math.max(latency('small', 1) + JUDGE_LATENCY_MS, latency('large', 1)) + JUDGE_LATENCY_MS);
+    assert.equal(r.finalModel, 'c');
+  });
+
+  it('a partner that finished before the cancel is a completed call at its full cost', () => {
+    const r = runRequest(row('r1'), { firstChoice: 'a', speculative: race }, plan, gateOn());
+    assert.deepEqual(r.attempts.map((a) => [a.model, a.status, a.costUsd]), [['a', undefined, 1], ['c', 'completed', 10]]);
   });
 });
 
