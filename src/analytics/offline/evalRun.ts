@@ -63,7 +63,7 @@ export interface EvalOutput extends EvalReport {
   latency?: {
     rows: { routing: string; p50Ms: number; p95Ms: number; costPer1k: number; qualityRetention: number; escalationRate: number }[];
     /** The requests that raced: how many, and their p50 latency against their partner's alone (its call and a judgement). */
-    triggered: { requests: number; share: number; p50Ms: number; partnerAloneP50Ms: number; ratio: number };
+    triggered: { requests: number; share: number; p50Ms: number; partnerAloneP50Ms: number; ratio: number; byTask: Record<string, number> };
   };
 }
 
@@ -172,7 +172,14 @@ function latencyComparison(cmd: EvalCommand, dataset: EvalDataset, run: RunOptio
   const partnerAloneP50Ms = percentile(partnerAlone, 50);
   return {
     rows,
-    triggered: { requests: raced.length, share: raced.length / dataset.rows.length, p50Ms, partnerAloneP50Ms, ratio: partnerAloneP50Ms > 0 ? p50Ms / partnerAloneP50Ms : 0 },
+    triggered: {
+      requests: raced.length,
+      share: raced.length / dataset.rows.length,
+      p50Ms,
+      partnerAloneP50Ms,
+      ratio: partnerAloneP50Ms > 0 ? p50Ms / partnerAloneP50Ms : 0,
+      byTask: raced.reduce<Record<string, number>>((by, { row }) => ({ ...by, [row.task]: (by[row.task] ?? 0) + 1 }), {}),
+    },
   };
 }
 
@@ -221,7 +228,8 @@ export function renderEval(output: EvalOutput): string {
     const ms = (x: number) => `${Math.round(x)} ms`;
     lines.push('', 'latency on the same requests (offline latency model: ASSUMED per-tier speeds, src/analytics/offline/latency.ts)');
     lines.push(formatTable(['routing', 'p50', 'p95', 'cost / 1k requests', 'retention vs best', 'escalation rate'], rows.map((r) => [r.routing, ms(r.p50Ms), ms(r.p95Ms), `$${r.costPer1k.toFixed(4)}`, percent(r.qualityRetention), percent(r.escalationRate)])));
-    lines.push(`raced: ${triggered.requests} requests (${percent(triggered.share)}); their p50 ${ms(triggered.p50Ms)} against ${ms(triggered.partnerAloneP50Ms)} for the partner alone (${triggered.ratio.toFixed(2)}×)`);
+    const tasks = Object.entries(triggered.byTask).map(([task, n]) => `${task} ${n}`).join(', ');
+    lines.push(`raced: ${triggered.requests} requests (${percent(triggered.share)}${tasks ? `: ${tasks}` : ''}); their p50 ${ms(triggered.p50Ms)} against ${ms(triggered.partnerAloneP50Ms)} for the partner alone (${triggered.ratio.toFixed(2)}×)`);
   }
   if (output.throughTemporal) {
     const t = output.throughTemporal;
