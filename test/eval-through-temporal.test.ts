@@ -71,6 +71,17 @@ describe('eval --through-temporal gives the fast path\'s numbers through real wo
     assertSameAsFastPath(output);
   });
 
+  it('a classifier artefact escalating by the cascade: the workflow takes the evaluator\'s steps', async () => {
+    const model = trained('classifier');
+    const cascade = await runEval(base({ strategy: 'classifier', model, lambda: 1, maxEscalations: 3, escalation: 'cascade' }));
+    assertSameAsFastPath(cascade);
+    const ladder = await runEval(base({ strategy: 'classifier', model, lambda: 1, maxEscalations: 3, throughTemporal: false }));
+    // Same first choices, other escalations: the cascade skips tiers and stops, so the two cost differently.
+    assert.equal(cascade.metrics.routingAccuracy, ladder.metrics.routingAccuracy);
+    assert.ok(cascade.metrics.escalationRate > 0, 'some requests escalate');
+    assert.notEqual(cascade.metrics.costPer1k, ladder.metrics.costPer1k);
+  });
+
   it('a trained kNN artefact: kNN is a policy the route activity can run', async () => {
     const output = await runEval(base({ strategy: 'knn', model: trained('knn'), lambda: 1 }));
     assert.ok(Object.keys(output.baselines).length > 0);

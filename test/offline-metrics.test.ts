@@ -155,6 +155,9 @@ describe('offline evaluation: the seed metrics on the toy', () => {
     const { summary } = runStrategy(toy.rows, singleModelRouter('a'), { catalog, threshold: 0.95, maxEscalations: 1, gate: gateOn() });
     // Labelled r1 r2 r3 r5; a is the cheapest passing tier on r1 and r5.
     close(summary.routingAccuracy, 2 / 4);
+    // a is the cheapest tier: it cannot over-route; it fails r2 and r3.
+    close(summary.underRouting, 2 / 4);
+    close(summary.overRouting, 0);
     assert.equal(summary.labelledRequests, 4);
     // Costs 1.1 + 3.2 + 13.3 + 13.3 + 1.1 = 32 vs always-c 50.
     close(summary.costSavings, 1 - 32 / 50);
@@ -170,6 +173,11 @@ describe('offline evaluation: the seed metrics on the toy', () => {
     // Oracle picks a, b, c, a (nobody passes: best quality, ties → cheaper), a.
     assert.deepEqual(toy.rows.map((r) => oracleRouter(0.95)(r).model), ['a', 'b', 'c', 'a', 'a']);
     close(runs.oracle!.routingAccuracy, 1);
+    close(runs.oracle!.underRouting + runs.oracle!.overRouting, 0);
+    // Always-c passes r1 (a would have), r2 (b would have) and r3 (c is the cheapest), and fails r5.
+    close(runs.best!.routingAccuracy, 1 / 4);
+    close(runs.best!.overRouting, 2 / 4);
+    close(runs.best!.underRouting, 1 / 4);
     close(runs.oracle!.cost, 15 / 5);
     close(runs.oracle!.quality, 4 / 5);
     close(runs.oracle!.costSavings, 1 - 15 / 50);
@@ -254,7 +262,7 @@ describe('offline evaluation: evaluateStrategy, sweep and cross-validation', () 
       gate: { enabled: false },
     });
     assert.deepEqual(Object.keys(report), ['strategy', 'n', 'metrics', 'curve', 'baselines']);
-    assert.deepEqual(Object.keys(report.metrics), ['routingAccuracy', 'costSavings', 'qualityRetention', 'escalationRate', 'costPer1k', 'apgr', 'aiq']);
+    assert.deepEqual(Object.keys(report.metrics), ['routingAccuracy', 'underRouting', 'overRouting', 'costSavings', 'qualityRetention', 'escalationRate', 'costPer1k', 'apgr', 'aiq']);
     assert.ok(report.curve.every((p) => Object.keys(p).join() === 'param,quality,cost'));
     assert.equal(report.metrics.apgr, null);
     assert.equal(typeof report.metrics.aiq, 'number');

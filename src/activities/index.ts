@@ -12,6 +12,7 @@ import { callCeilingUsd, estimateTokens, priceTokens } from '../domain/cost';
 import { extractFeatures } from '../routing/features';
 import { unitHash } from '../routing/hash';
 import { escalationLadder } from '../routing/ladder';
+import type { CascadePlan } from '../routing/cascade';
 import { escalationPlan, routePlan, type EscalationPlan, type RoutePlan } from '../routing/plan';
 import { speculativeRace } from '../routing/speculative';
 import { seededRandom } from '../routing/random';
@@ -143,11 +144,15 @@ export function createActivities(deps: ActivityDeps) {
     return strategy;
   }
 
-  async function decide(policy: RoutingPolicy, request: RouteRequest, features: RoutePlan['features']): Promise<RoutingDecision> {
+  async function decide(policy: RoutingPolicy, request: RouteRequest, features: RoutePlan['features']): Promise<{ decision: RoutingDecision; cascade?: CascadePlan }> {
     try {
       // Seeded by the request: a retried activity explores the same way, so its decision does not change.
       const random = seededRandom(Math.floor(unitHash('route', request.requestId) * 2 ** 32));
-      return (await strategyFor(policy)).decide({ request, features, random });
+      const strategy = await strategyFor(policy);
+      const decision = strategy.decide({ request, features, random });
+      if (policy.escalation !== 'cascade') return { decision };
+      if (!strategy.cascade) throw new ValidationError('routing policy', [{ path: 'escalation', message: `"cascade" is not available with the "${policy.strategy}" strategy` }]);
+      return { decision, cascade: strategy.cascade({ request, features, random }) };
     } catch (err) {
       // A missing, broken or mismatched artefact is configuration: retrying the request cannot fix it.
       if (err instanceof ValidationError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -178,7 +183,7 @@ export function createActivities(deps: ActivityDeps) {
         );
       }
       const features = extractFeatures(request);
-      const decision = await decide(policy, request, features);
+      const { decision, cascade } = await decide(policy, request, features);
       const bounds = { maxEscalations: policy.maxEscalations, gateThreshold: policy.gate.threshold, budgetUsd: request.budgetUsd };
       // A learned decision depends on the policy and on the artefact that was trained for it.
       const policyVersion = decision.policyVersion === policy.version ? policy.version : `${policy.version}+${decision.policyVersion}`;
@@ -188,6 +193,7 @@ export function createActivities(deps: ActivityDeps) {
         ...routePlan(plan, decision, features, policyVersion),
         quickSteps: policy.quickSteps,
         liveGradingCallsModel: deps.gate.callsModelForLiveAnswers,
+        ...(cascade && { cascade }),
         ...(speculative && { speculative }),
       };
     },

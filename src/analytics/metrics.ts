@@ -23,6 +23,12 @@ export interface RoutingMetrics {
   requests: number;
   /** Share of requests whose first choice passes and lies in the cheapest tier that has a passing model. */
   routingAccuracy: number;
+  /**
+   * Routing accuracy's two halves of error, over the same requests (the three add up to 1): under-routing, the first
+   * choice failed; over-routing, it passed but a model of a cheaper tier would have passed too.
+   */
+  underRouting: number;
+  overRouting: number;
   /** Requests counted by routingAccuracy: those where some model passes. */
   labelledRequests: number;
   /** 1 − routed cost ÷ always-best cost. */
@@ -39,12 +45,16 @@ export function routingMetrics(outcomes: readonly RequestOutcome[]): RoutingMetr
   const sum = (f: (o: RequestOutcome) => number) => outcomes.reduce((s, o) => s + f(o), 0);
   const labelled = outcomes.filter((o) => o.cheapestPassingTier !== undefined);
   const correct = labelled.filter((o) => o.firstPassed && o.firstTier === o.cheapestPassingTier).length;
+  const under = labelled.filter((o) => !o.firstPassed).length;
+  const share = (count: number) => (labelled.length > 0 ? count / labelled.length : 0);
   const costUsd = sum((o) => o.costUsd);
   const bestCostUsd = sum((o) => o.bestCostUsd);
   const bestQuality = sum((o) => o.bestQuality);
   return {
     requests: outcomes.length,
-    routingAccuracy: labelled.length > 0 ? correct / labelled.length : 0,
+    routingAccuracy: share(correct),
+    underRouting: share(under),
+    overRouting: share(labelled.length - correct - under),
     labelledRequests: labelled.length,
     costSavings: bestCostUsd > 0 ? 1 - costUsd / bestCostUsd : 0,
     qualityRetention: bestQuality > 0 ? sum((o) => o.quality) / bestQuality : 1,

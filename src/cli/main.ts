@@ -50,8 +50,8 @@ Commands:
         [--folds 5] [--seed 1] [--prices models.json]
                                     Fit a learned strategy on recorded outcomes; write the artefact its policy loads.
   eval --data FILE [--data FILE ...] --strategy rules|classifier|knn|random|oracle|best|cheapest [--model ARTEFACT.json]
-       [--gate-error E] [--judge-cost-ratio J] [--no-gate] [--max-escalations N] [--lambda L] [--folds 5]
-       [--seed 1] [--k 100] [--prices models.json] [--through-temporal] [--json]
+       [--gate-error E] [--judge-cost-ratio J] [--no-gate] [--max-escalations N] [--escalation ladder|cascade]
+       [--lambda L | --willingness-to-pay W] [--folds 5] [--seed 1] [--k 100] [--prices models.json] [--through-temporal] [--json]
                                     Replay recorded outcomes through a strategy (no Temporal needed) and report the
                                     routing metrics, the cost-quality curve (APGR, AIQ) and the baselines.
   eval --data FILE --strategy bandit --online [--seeds 1,2,3,4,5] [--lambda L] [--policy POLICY.json] [...]
@@ -248,6 +248,8 @@ async function evaluate(args: string[]): Promise<void> {
       strategy: { type: 'string' },
       model: { type: 'string' },
       lambda: { type: 'string' },
+      escalation: { type: 'string' },
+      'willingness-to-pay': { type: 'string' },
       k: { type: 'string' },
       'through-temporal': { type: 'boolean', default: false },
       online: { type: 'boolean', default: false },
@@ -264,10 +266,14 @@ async function evaluate(args: string[]): Promise<void> {
   }
   const lambda = numberOption(values.lambda, 'lambda', 0, 1e6);
   if (strategy === 'bandit' || values.online) return evaluateOnline(values, lambda);
+  const escalation = values.escalation ?? 'ladder';
+  if (escalation !== 'ladder' && escalation !== 'cascade') throw new ValidationError('command line', [{ path: '--escalation', message: `must be "ladder" or "cascade", got "${escalation}"` }]);
   const files = new FileCache();
   const output = await runEval({
     ...offlineSettings(values),
     strategy,
+    escalation,
+    ...(values['willingness-to-pay'] !== undefined ? { willingnessToPayUsd: numberOption(values['willingness-to-pay'], 'willingness-to-pay', 1e-12, 1e6)! } : {}),
     ...(values.model ? { model: values.model } : {}),
     ...(lambda !== undefined ? { lambda } : {}),
     k: intOption(values.k, 'k') ?? 100,

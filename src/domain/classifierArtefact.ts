@@ -39,6 +39,25 @@ export const FeatureSettingsSchema = z
   .strict();
 export type FeatureSettings = z.infer<typeof FeatureSettingsSchema>;
 
+/** The cascade's learnt evidence: square shift tables over `models`. */
+const CascadeEvidenceSchema = z
+  .object({
+    version: z.literal(1, { errorMap: () => ({ message: 'must be 1 (the only cascade-evidence version this router knows; retrain)' }) }),
+    models: z.array(z.string().min(1)).min(1),
+    nearMissFrom: z.number().min(0).max(1),
+    farShift: z.array(z.array(z.number())),
+    nearShift: z.array(z.array(z.number().nullable())),
+    examples: z.number().int().nonnegative(),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    for (const key of ['farShift', 'nearShift'] as const) {
+      if (e[key].length !== e.models.length || e[key].some((row) => row.length !== e.models.length)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: `must be a ${e.models.length}×${e.models.length} table (one row and column per model)` });
+      }
+    }
+  });
+
 /** A model as the classifier knows it: enough to price a request and to tell whether the router's catalog matches. */
 export const ArtefactModelSchema = z
   .object({
@@ -150,6 +169,8 @@ export const ClassifierArtefactSchema = z
     featureNames: z.record(z.string().regex(/^\d+$/, 'keys must be slot numbers'), z.string()),
     trainingMetrics: z.record(z.string(), ModelTrainingMetricsSchema),
     operatingPoint: OperatingPointSchema.optional(),
+    /** What escalation "cascade" needs (routing/cascade.ts); absent in artefacts trained before it existed. */
+    cascade: CascadeEvidenceSchema.optional(),
   })
   .strict()
   .superRefine((a, ctx) => {

@@ -1,7 +1,9 @@
 import type { OperatingPoint } from '../domain/classifierArtefact';
 import type { RequestFeatures } from '../domain/results';
 import { priceTokens } from '../domain/cost';
+import { cascadePlanFor, type CascadeEvidence } from './cascade';
 import { bestModel, type Rung } from './ladder';
+import type { FirstChoice, HeldOutOptions } from './strategies/types';
 
 /*
  * The cost-derived decision rule shared by the classifier and the kNN router.
@@ -131,6 +133,12 @@ export interface CostRuleOptions {
   threshold?: number;
   /** Default: the artefact's operating point's, else DEFAULT_SELECTION. */
   selection?: Selection;
+  /**
+   * The knob in money: dollars per request for one more point (1 %) of pass probability. A pass is then worth
+   * V = 100·W, and since F = (ĉ_best + g)/λ is the rule's price of a failure, λ = (ĉ_best + g)/V on this request.
+   * Ignored when lambda is given.
+   */
+  willingnessToPayUsd?: number;
 }
 
 /** Resolves the rule's knobs and prices every ladder model for this request. */
@@ -150,9 +158,11 @@ export function candidatesAndRule(
   }));
   const cheapest = Math.min(...candidates.map((c) => c.expectedCostUsd));
   const judgeCostUsd = options.judgeCostUsd ?? (options.judgeCostRatio ?? operatingPoint?.judgeCostRatio ?? 0.1) * cheapest;
-  const threshold = options.threshold ?? (options.lambda === undefined ? operatingPoint?.threshold : undefined);
+  const threshold = options.threshold ?? (options.lambda === undefined && options.willingnessToPayUsd === undefined ? operatingPoint?.threshold : undefined);
   const selection = options.selection ?? operatingPoint?.selection ?? DEFAULT_SELECTION;
-  const rule: ThresholdRule = { lambda: options.lambda ?? operatingPoint?.lambda ?? 1, judgeCostUsd, selection, ...(threshold !== undefined ? { threshold } : {}) };
+  const bestCostUsd = candidates.find((c) => c.id === best.id)!.expectedCostUsd;
+  const priced = options.willingnessToPayUsd !== undefined ? (bestCostUsd + judgeCostUsd) / (100 * options.willingnessToPayUsd) : undefined;
+  const rule: ThresholdRule = { lambda: options.lambda ?? priced ?? operatingPoint?.lambda ?? 1, judgeCostUsd, selection, ...(threshold !== undefined ? { threshold } : {}) };
   return { candidates, best, rule };
 }
 
@@ -184,19 +194,26 @@ export function chooseByCost(...args: Parameters<typeof candidatesAndRule>): { c
 
 /**
  * Held-out first choices from per-example pass probabilities (each from a fit that never saw the example): the cost
- * rule applied at whatever λ an offline sweep asks for.
+ * rule applied at whatever λ an offline sweep asks for. With `cascade`, each choice carries the cascade's plan for
+ * the example, built from the same priced candidates and evidence learnt without the example's fold.
  */
 export function heldOutByCost(
   ladder: readonly Rung[],
   features: readonly RequestFeatures[],
   passProbabilities: (example: number) => Readonly<Record<string, number>>,
   judgeCostRatio: number,
-): { choose(example: number, lambda: number): { model: string; confidence: number } } {
+  cascadeEvidence?: (example: number) => CascadeEvidence,
+): { choose(example: number, lambda: number, options?: HeldOutOptions): FirstChoice } {
   return {
-    choose(i, lambda) {
+    choose(i, lambda, options = {}) {
       const p = passProbabilities(i);
-      const { choice } = chooseByCost(ladder, features[i]!, (id) => p[id]!, () => null, { lambda, judgeCostRatio });
-      return { model: choice.model, confidence: choice.passProbability };
+      const knob = options.willingnessToPayUsd !== undefined ? { willingnessToPayUsd: options.willingnessToPayUsd } : { lambda };
+      const { candidates, best, rule } = candidatesAndRule(ladder, features[i]!, (id) => p[id]!, () => null, { ...knob, judgeCostRatio });
+      const choice = chooseByThreshold(candidates, best.id, rule);
+      const first = { model: choice.model, confidence: choice.passProbability };
+      if (!options.cascade) return first;
+      if (!cascadeEvidence) throw new Error('this strategy learnt no cascade evidence: escalation "cascade" needs the classifier');
+      return { ...first, cascade: cascadePlanFor(candidates, best.id, rule, cascadeEvidence(i)) };
     },
   };
 }

@@ -19,13 +19,19 @@ export function addPossiblyBilled(...entries: (PossiblyBilled | undefined)[]): P
 
 /**
  * The answer a request keeps: the first that passed the gate; failing that, the last attempt that produced an
- * answer (the strongest model reached). -1 when no attempt answered.
+ * answer (the ladder's strongest model reached), or with `bestScore` (the cascade, which can stop below the best
+ * model) the answer the judge scored highest, the later on ties. -1 when no attempt answered.
  */
-export function keptAttemptIndex(attempts: readonly Pick<Attempt, 'verdict'>[], answered: (index: number) => boolean): number {
+export function keptAttemptIndex(attempts: readonly Pick<Attempt, 'verdict'>[], answered: (index: number) => boolean, bestScore = false): number {
   const passing = attempts.findIndex((a) => a.verdict?.passed);
   if (passing >= 0) return passing;
-  for (let i = attempts.length - 1; i >= 0; i--) if (answered(i)) return i;
-  return -1;
+  let kept = -1;
+  for (let i = attempts.length - 1; i >= 0; i--) {
+    if (!answered(i)) continue;
+    if (!bestScore) return i;
+    if (kept < 0 || (attempts[i]!.verdict?.score ?? 0) > (attempts[kept]!.verdict?.score ?? 0)) kept = i;
+  }
+  return kept;
 }
 
 export interface DecisionLogContext {

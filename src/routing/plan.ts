@@ -1,5 +1,6 @@
 import type { ModelSpec } from '../domain/catalog';
 import type { RequestFeatures, RoutingDecision } from '../domain/results';
+import type { CascadePlan } from './cascade';
 import { bestModel, escalationLadder, type Rung } from './ladder';
 
 /** What the escalation function needs: the ladder, its bounds and the gate's threshold. */
@@ -10,6 +11,8 @@ export interface EscalationPlan {
   gateThreshold: number;
   /** The caller's spending cap: no escalation starts once the request has cost this much. */
   budgetUsd?: number;
+  /** Escalation "cascade": the next model by expected gain (routing/cascade.ts); absent: the ladder. */
+  cascade?: CascadePlan;
 }
 
 /**

@@ -55,7 +55,11 @@ export function loadRouterConfig(env: NodeJS.ProcessEnv = process.env): RouterCo
     try {
       // A rule or a speculative partner naming a missing model, or an artefact trained for another catalog, would fail
       // every request it meets.
-      strategyOf(policy).check?.(policy, strategyEnv);
+      const definition = strategyOf(policy);
+      if (policy.escalation === 'cascade' && !definition.cascades) {
+        throw new ValidationError(subject, [{ path: 'escalation', message: `"cascade" needs a pass probability for every model, which the "${policy.strategy}" strategy does not give (use "classifier", or "ladder")` }]);
+      }
+      definition.check?.(policy, strategyEnv);
       if (policy.speculative) speculativePartner(policy.speculative, { ladder: strategyEnv.ladder, bestModel: bestModel(strategyEnv.ladder).id });
     } catch (err) {
       throw err instanceof ValidationError ? new ValidationError(subject, err.issues) : err;

@@ -158,7 +158,9 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
   };
   for (let next: NextStep | undefined = firstStep(race ? plan : { decision: plan.decision }); next; next = nextStep(plan, attempts)) {
     const previous = attempts[attempts.length - 1];
-    const why = !previous
+    const why = next.reason
+      ? next.reason
+      : !previous
       ? plan.decision.reason
       : previous.error
         ? `${previous.model} failed: ${previous.error}`
@@ -170,7 +172,7 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
     }
   }
 
-  const keptIndex = keptAttemptIndex(attempts, (i) => answers[i] !== undefined);
+  const keptIndex = keptAttemptIndex(attempts, (i) => answers[i] !== undefined, plan.cascade !== undefined);
   const keptAnswer = answers[keptIndex];
   if (keptAnswer === undefined) {
     if (slim) upsertSearchAttributes([...routedAttributes, ...raceAttributes]);

@@ -1,3 +1,4 @@
+import type { CascadePlan } from '../../routing/cascade';
 import type { ModelSpec } from '../../domain/catalog';
 import { extractFeatures } from '../../routing/features';
 import { bestModel, escalationLadder } from '../../routing/ladder';
@@ -15,6 +16,8 @@ export interface RouterChoice {
   model: string;
   /** 0..1: how sure the router is that the model passes; reported, not used by the evaluation. */
   confidence?: number;
+  /** Escalate this request by the cascade (its plan) instead of the ladder. */
+  cascade?: CascadePlan;
 }
 /** A routing strategy under evaluation: picks the first model for a row (learned routers must read only row.request). */
 export type Router = (row: EvalRow) => RouterChoice;

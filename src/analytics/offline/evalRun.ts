@@ -25,6 +25,10 @@ export interface EvalCommand {
   model?: string;
   gate: GateSimulation;
   maxEscalations: number;
+  /** How failed first choices escalate (default "ladder"). */
+  escalation?: 'ladder' | 'cascade';
+  /** Dollars per point of pass probability: the knob in money, instead of λ. */
+  willingnessToPayUsd?: number;
   lambda?: number;
   folds: number;
   seed: number;
@@ -39,13 +43,15 @@ export interface EvalCommand {
 
 /** Retention levels at which the learned router's cost is compared with kNN's and blind mixing's. */
 const RETENTION_LEVELS = [0.9, 0.92, 0.94, 0.95, 0.96, 0.98];
+const GATED_RETENTION_LEVELS = [1, 1.02, 1.04, 1.05];
 
-const COMPARED_METRICS = ['routingAccuracy', 'costSavings', 'qualityRetention', 'escalationRate', 'costPer1k'] as const;
+const COMPARED_METRICS = ['routingAccuracy', 'underRouting', 'overRouting', 'costSavings', 'qualityRetention', 'escalationRate', 'costPer1k'] as const;
 type ComparedMetrics = Pick<RunSummary, (typeof COMPARED_METRICS)[number]>;
 
 export interface EvalOutput extends EvalReport {
   notes: string[];
-  retentionLevels?: { retention: number; strategyCost: number | null; knnCost: number | null; blindMixingCost: number | null }[];
+  /** ladderCost: the same strategy escalating by the ladder, beside a cascade. */
+  retentionLevels?: { retention: number; strategyCost: number | null; ladderCost?: number | null; knnCost: number | null; blindMixingCost: number | null }[];
   throughTemporal?: { metrics: ComparedMetrics; maxAbsDifference: ComparedMetrics; workflowsPerSec: number };
 }
 
@@ -60,6 +66,8 @@ function strategyOptions(cmd: EvalCommand, dataset: EvalDataset): OfflineStrateg
     env: { ladder: escalationLadder(dataset.catalog), load: cmd.load },
     ...(cmd.lambda !== undefined ? { lambda: cmd.lambda } : {}),
     ...(cmd.model ? { model: cmd.model } : {}),
+    ...(cmd.escalation ? { escalation: cmd.escalation } : {}),
+    ...(cmd.willingnessToPayUsd !== undefined ? { willingnessToPayUsd: cmd.willingnessToPayUsd } : {}),
   };
 }
 
@@ -70,7 +78,7 @@ export async function runEval(cmd: EvalCommand): Promise<EvalOutput> {
   const run: RunOptions = { catalog: dataset.catalog, threshold: DEFAULT_THRESHOLD, maxEscalations: cmd.maxEscalations, gate: cmd.gate, ...(bar ? { onProgress: (p) => bar(p.done, p.total) } : {}) };
   const report = evaluateStrategy(dataset.rows, strategy.router, {
     ...run,
-    strategy: cmd.strategy,
+    strategy: cmd.escalation === 'cascade' ? `${cmd.strategy}+cascade` : cmd.strategy,
     policy: cmd.rulesPolicy,
     randomSeed: cmd.seed,
     ...(strategy.family ? { family: strategy.family, params: strategy.params ?? [] } : {}),
@@ -78,21 +86,26 @@ export async function runEval(cmd: EvalCommand): Promise<EvalOutput> {
   const output: EvalOutput = { ...report, notes: [strategy.note, ...dataset.notes, cmd.gate.enabled ? `gate: judge error ${cmd.gate.judgeError}, judge cost ${cmd.gate.judgeCostRatio ?? DEFAULT_JUDGE_COST_RATIO} × the cheapest call, max escalations ${cmd.maxEscalations}` : 'no gate: the first choice alone'] };
 
   if (isLearned(cmd.strategy) && strategy.family) {
-    let knnCurve = report.curve;
-    if (cmd.strategy !== 'knn') {
-      // kNN on the same text features, the same folds and λ, beside the learned strategy.
-      const { model: _unused, ...withoutModel } = strategyOptions(cmd, dataset);
-      const knn = offlineStrategy('knn', dataset, withoutModel);
-      const knnReport = evaluateStrategy(dataset.rows, knn.router, { ...run, strategy: 'knn', baselines: false, family: knn.family!, params: LAMBDA_GRID, onProgress: undefined });
-      const knnRun = runStrategy(dataset.rows, knn.router, { ...run, onProgress: undefined }).summary;
-      output.baselines.knn = { quality: knnRun.quality, cost: knnRun.cost };
-      knnCurve = knnReport.curve;
-    }
+    // A comparison on the same folds and λ grid: its curve, and its run at the strategy's own knob as a baseline.
+    const beside = (name: string, label: string, options: OfflineStrategyOptions) => {
+      const other = offlineStrategy(name, dataset, options);
+      const otherReport = evaluateStrategy(dataset.rows, other.router, { ...run, strategy: label, baselines: false, family: other.family!, params: LAMBDA_GRID, onProgress: undefined });
+      const otherRun = runStrategy(dataset.rows, other.router, { ...run, onProgress: undefined }).summary;
+      output.baselines[label] = { quality: otherRun.quality, cost: otherRun.cost };
+      return otherReport.curve;
+    };
+    const { model: _unused, escalation: _cascade, ...ladderOnly } = strategyOptions(cmd, dataset);
+    // kNN on the same text features beside the learned strategy; the ladder beside the cascade.
+    const knnCurve = cmd.strategy === 'knn' && cmd.escalation !== 'cascade' ? report.curve : beside('knn', 'knn', ladderOnly);
+    const ladderCurve = cmd.escalation === 'cascade' ? beside(cmd.strategy, `${cmd.strategy}+ladder`, { ...strategyOptions(cmd, dataset), escalation: 'ladder' }) : undefined;
     const bestQuality = report.baselines.best?.quality ?? 0;
     const singles = singleModelPoints(dataset.rows, run);
-    output.retentionLevels = RETENTION_LEVELS.map((retention) => ({
+    // With the gate, an escalating router can keep a cheaper model's correct answer where the best model fails.
+    const levels = cmd.gate.enabled ? [...RETENTION_LEVELS, ...GATED_RETENTION_LEVELS] : RETENTION_LEVELS;
+    output.retentionLevels = levels.map((retention) => ({
       retention,
       strategyCost: costToReach(report.curve, retention * bestQuality),
+      ...(ladderCurve ? { ladderCost: costToReach(ladderCurve, retention * bestQuality) } : {}),
       knnCost: costToReach(knnCurve, retention * bestQuality),
       blindMixingCost: costToReach(singles, retention * bestQuality),
     }));
@@ -120,7 +133,16 @@ function isLearned(name: string): boolean {
 
 /** The workflow runs the same policy as the fast path: rules, or a learned strategy's trained artefact. */
 function throughTemporalPolicy(cmd: EvalCommand): RoutingPolicy {
-  const base = { id: 'eval', version: `eval-${cmd.strategy}`, gate: { threshold: DEFAULT_THRESHOLD }, maxEscalations: cmd.maxEscalations, storePrompts: 'hashed' as const, quickSteps: 'local' as const };
+  const base = {
+    id: 'eval',
+    version: `eval-${cmd.strategy}`,
+    gate: { threshold: DEFAULT_THRESHOLD },
+    maxEscalations: cmd.maxEscalations,
+    storePrompts: 'hashed' as const,
+    quickSteps: 'local' as const,
+    ...(cmd.escalation ? { escalation: cmd.escalation } : {}),
+    ...(cmd.willingnessToPayUsd !== undefined ? { willingnessToPayUsd: cmd.willingnessToPayUsd } : {}),
+  };
   if (cmd.strategy === 'rules') return { ...cmd.rulesPolicy, ...base };
   const artefactPolicy = STRATEGY_NAMES.includes(cmd.strategy) ? definitionNamed(cmd.strategy).artefactPolicy : undefined;
   if (artefactPolicy && cmd.model) {
@@ -136,7 +158,13 @@ export function renderEval(output: EvalOutput): string {
   if (output.retentionLevels) {
     const usd = (x: number | null) => (x === null ? 'not reached' : `$${(x * 1000).toFixed(4)}`);
     lines.push('', 'cost per 1k requests to reach a quality retention (vs always-best)');
-    lines.push(formatTable(['retention', output.strategy, 'kNN', 'blind mixing'], output.retentionLevels.map((l) => [percent(l.retention), usd(l.strategyCost), usd(l.knnCost), usd(l.blindMixingCost)])));
+    const ladder = output.retentionLevels.some((l) => l.ladderCost !== undefined);
+    lines.push(
+      formatTable(
+        ['retention', output.strategy, ...(ladder ? [output.strategy.replace(/\+cascade$/, '+ladder')] : []), 'kNN', 'blind mixing'],
+        output.retentionLevels.map((l) => [percent(l.retention), usd(l.strategyCost), ...(ladder ? [usd(l.ladderCost ?? null)] : []), usd(l.knnCost), usd(l.blindMixingCost)]),
+      ),
+    );
   }
   if (output.throughTemporal) {
     const t = output.throughTemporal;

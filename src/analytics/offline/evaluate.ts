@@ -87,7 +87,7 @@ export function runStrategy(
     if (!models.has(choice.model)) {
       throw new Error(`the router chose "${choice.model}" for row "${row.rowId}", which is not in the evaluation catalog (${[...models].join(', ')})`);
     }
-    sims.push(runRequest(row, choice.model, plan, gate));
+    sims.push(runRequest(row, choice.model, plan, gate, choice.cascade));
     if (options.onProgress && ((i + 1) % PROGRESS_EVERY === 0 || i + 1 === rows.length)) options.onProgress({ phase, done: i + 1, total: rows.length });
   });
   return { summary: summarizeRun(rows, sims, plan), sims };
@@ -166,6 +166,8 @@ export function evaluateStrategy(rows: readonly EvalRow[], router: Router, optio
   const curvePoints = options.family && options.params && options.params.length > 0 ? sweep(rows, options.family, options.params, options) : [];
   const metrics: OfflineMetrics = {
     routingAccuracy: summary.routingAccuracy,
+    underRouting: summary.underRouting,
+    overRouting: summary.overRouting,
     costSavings: summary.costSavings,
     qualityRetention: summary.qualityRetention,
     escalationRate: summary.escalationRate,
@@ -212,10 +214,11 @@ export function renderReport(report: EvalReport): string {
   const out: string[] = [`strategy ${report.strategy} on ${report.n} requests`, ''];
   out.push(
     formatTable(
-      ['routing accuracy', 'cost savings', 'quality retention', 'escalation rate', 'cost / 1k requests', 'APGR', 'AIQ'],
-      [[percent(m.routingAccuracy), percent(m.costSavings), percent(m.qualityRetention), percent(m.escalationRate), `$${m.costPer1k.toFixed(4)}`, num(m.apgr), num(m.aiq, 4)]],
+      ['routing accuracy', 'under-routing', 'over-routing', 'cost savings', 'quality retention', 'escalation rate', 'cost / 1k requests', 'APGR', 'AIQ'],
+      [[percent(m.routingAccuracy), percent(m.underRouting), percent(m.overRouting), percent(m.costSavings), percent(m.qualityRetention), percent(m.escalationRate), `$${m.costPer1k.toFixed(4)}`, num(m.apgr), num(m.aiq, 4)]],
     ),
   );
+  out.push('under-routing: the first choice failed; over-routing: it passed, but a cheaper tier had a passing model (with accuracy, they add up to 100 %)');
   if (m.apgr === null && report.curve.length > 0) out.push('APGR: not defined here (RouteLLM defines it for two-model data only)');
   if (report.cpt50 !== undefined) out.push(`CPT(50 %): ${percent(report.cpt50)} of calls to the strong model reach half the quality gap`);
   const names = Object.keys(report.baselines);

@@ -11,6 +11,10 @@ import type { SimulatedRequest } from './simulate';
 
 export interface OfflineMetrics {
   routingAccuracy: number;
+  /** The first choice failed (share of the requests routing accuracy counts). */
+  underRouting: number;
+  /** The first choice passed, but a cheaper tier had a passing model. */
+  overRouting: number;
   costSavings: number;
   qualityRetention: number;
   escalationRate: number;
@@ -31,6 +35,8 @@ export interface RunSummary {
   cost: number;
   costPer1k: number;
   routingAccuracy: number;
+  underRouting: number;
+  overRouting: number;
   /** Requests counted by routingAccuracy (some model passes). */
   labelledRequests: number;
   costSavings: number;
@@ -99,6 +105,8 @@ export function summarizeRun(rows: readonly EvalRow[], sims: readonly SimulatedR
     cost,
     costPer1k: cost * 1000,
     routingAccuracy: m.routingAccuracy,
+    underRouting: m.underRouting,
+    overRouting: m.overRouting,
     labelledRequests: m.labelledRequests,
     costSavings: m.costSavings,
     qualityRetention: m.qualityRetention,

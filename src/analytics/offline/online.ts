@@ -139,13 +139,13 @@ export function spread(xs: readonly number[]): Spread {
 export interface AlgorithmSummary {
   algorithm: BanditAlgorithm;
   runs: number;
-  whole: Record<'costSavings' | 'qualityRetention' | 'escalationRate' | 'routingAccuracy' | 'costPer1k', Spread>;
-  lastHalf: Record<'costSavings' | 'qualityRetention' | 'escalationRate' | 'routingAccuracy' | 'costPer1k', Spread>;
+  whole: Record<(typeof FIGURES)[number], Spread>;
+  lastHalf: Record<(typeof FIGURES)[number], Spread>;
   regretVsOracle: Spread;
   regretVsBestFixed: Spread;
 }
 
-const FIGURES = ['costSavings', 'qualityRetention', 'escalationRate', 'routingAccuracy', 'costPer1k'] as const;
+const FIGURES = ['costSavings', 'qualityRetention', 'escalationRate', 'routingAccuracy', 'underRouting', 'overRouting', 'costPer1k'] as const;
 
 export function summarizeAlgorithm(runs: readonly StreamRun[]): AlgorithmSummary {
   const of = (part: 'whole' | 'lastHalf') => Object.fromEntries(FIGURES.map((f) => [f, spread(runs.map((r) => r[part][f]))])) as AlgorithmSummary['whole'];

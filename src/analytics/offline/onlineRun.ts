@@ -27,11 +27,13 @@ export interface OnlineCommand {
   onProgress?: (done: number, total: number) => void;
 }
 
+type StreamFigures = Record<'costSavings' | 'qualityRetention' | 'escalationRate' | 'routingAccuracy' | 'underRouting' | 'overRouting' | 'costPer1k', number>;
+
 export interface OnlineRunSummary {
   algorithm: BanditAlgorithm;
   seed: number;
-  whole: { costSavings: number; qualityRetention: number; escalationRate: number; routingAccuracy: number; costPer1k: number };
-  lastHalf: { costSavings: number; qualityRetention: number; escalationRate: number; routingAccuracy: number; costPer1k: number };
+  whole: StreamFigures;
+  lastHalf: StreamFigures;
   regretVsOracle: number;
   regretVsBestFixed: number;
   bestFixedArm: string;
@@ -49,7 +51,15 @@ export interface OnlineOutput extends EvalOutput {
   };
 }
 
-const pick = (s: StreamRun['whole']) => ({ costSavings: s.costSavings, qualityRetention: s.qualityRetention, escalationRate: s.escalationRate, routingAccuracy: s.routingAccuracy, costPer1k: s.costPer1k });
+const pick = (s: StreamRun['whole']): StreamFigures => ({
+  costSavings: s.costSavings,
+  qualityRetention: s.qualityRetention,
+  escalationRate: s.escalationRate,
+  routingAccuracy: s.routingAccuracy,
+  underRouting: s.underRouting,
+  overRouting: s.overRouting,
+  costPer1k: s.costPer1k,
+});
 
 /** The classifier's savings on `rows` at the given retention, on its held-out cost-quality hull over λ. */
 function classifierSavingsAt(rows: readonly EvalRow[], family: ReturnType<typeof heldOutFamily>, run: RunOptions, retention: number, best: string): number | null {
@@ -105,6 +115,8 @@ export function runOnlineEval(cmd: OnlineCommand): OnlineOutput {
     n: dataset.rows.length,
     metrics: {
       routingAccuracy: own.whole.routingAccuracy.mean,
+      underRouting: own.whole.underRouting.mean,
+      overRouting: own.whole.overRouting.mean,
       costSavings: own.whole.costSavings.mean,
       qualityRetention: own.whole.qualityRetention.mean,
       escalationRate: own.whole.escalationRate.mean,

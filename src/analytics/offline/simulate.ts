@@ -1,5 +1,6 @@
 import type { Attempt, QualityVerdict } from '../../domain/results';
 import { keptAttemptIndex, requestCostUsd } from '../../routing/decisionLog';
+import type { CascadePlan } from '../../routing/cascade';
 import { nextStep } from '../../routing/escalation';
 import type { EscalationPlan } from '../../routing/plan';
 import { unitHash } from '../../routing/hash';
@@ -87,7 +88,9 @@ const NO_REASONS: string[] = [];
  * Replays one request: firstChoice, then with the gate on nextStep() until it stops. The judge's verdict is the truth
  * (quality >= threshold) flipped with probability judgeError (judgeErs); every judgement costs judgeCostFor(row).
  */
-export function runRequest(row: EvalRow, firstChoice: string, plan: EscalationPlan, gate: GateSimulation): SimulatedRequest {
+export function runRequest(row: EvalRow, firstChoice: string, basePlan: EscalationPlan, gate: GateSimulation, cascade?: CascadePlan): SimulatedRequest {
+  // The cascade's plan is the request's own (its probabilities and prices), as the route activity makes it.
+  const plan = cascade ? { ...basePlan, cascade } : basePlan;
   const attempts: SimAttempt[] = [];
   const judgeCost = gate.enabled ? judgeCostFor(row, gate) : 0;
   let step: { model: string; cause: Attempt['cause'] } | undefined = { model: firstChoice, cause: 'routed' };
@@ -114,7 +117,7 @@ export function runRequest(row: EvalRow, firstChoice: string, plan: EscalationPl
     step = gate.enabled ? nextStep(plan, attempts) : undefined;
   }
   // Every recorded outcome is an answer, so the workflow's rule keeps the first pass, else the last attempt.
-  const kept = attempts[keptAttemptIndex(attempts, () => true)]!;
+  const kept = attempts[keptAttemptIndex(attempts, () => true, cascade !== undefined)]!;
   return {
     attempts,
     finalModel: kept.model,

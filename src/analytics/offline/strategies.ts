@@ -5,7 +5,7 @@ import { escalationLadder } from '../../routing/ladder';
 import { seededRandom } from '../../routing/random';
 import { definitionNamed, STRATEGIES, STRATEGY_NAMES, type RoutingPolicy } from '../../routing/strategies/registry';
 import type { RulesPolicy } from '../../routing/strategies/rules';
-import type { FitOptions, Fitted, StrategyEnv, TrainingExample } from '../../routing/strategies/types';
+import type { FitOptions, Fitted, HeldOutOptions, StrategyEnv, TrainingExample } from '../../routing/strategies/types';
 import { labelsFromQualities } from '../../routing/strategies/classifier/train';
 import { bestModelId, cheapestModelId, oracleRouter, randomRouter, singleModelRouter, type Router, type RouterFamily } from './baselines';
 import type { EvalDataset, EvalRow } from './dataset';
@@ -39,6 +39,10 @@ export interface OfflineStrategyOptions {
   lambda?: number;
   /** A trained artefact to apply instead of cross-validating (in-sample if these rows trained it). */
   model?: string;
+  /** How a failed first choice escalates (default "ladder"); "cascade" needs the classifier. */
+  escalation?: 'ladder' | 'cascade';
+  /** The knob in money for the reported metrics, instead of λ (the curve still sweeps λ). */
+  willingnessToPayUsd?: number;
   /** The rules strategy's policy (config/default-policy.json by default). */
   rulesPolicy: RulesPolicy;
   env: StrategyEnv;
@@ -58,7 +62,11 @@ export function evaluationFolds(rows: readonly EvalRow[], folds: number, seed: n
 }
 
 export function trainingExamples(rows: readonly EvalRow[], passThreshold: number): TrainingExample[] {
-  return rows.map((row) => ({ request: row.request, passes: labelsFromQualities(row.outcomes, passThreshold) }));
+  return rows.map((row) => ({
+    request: row.request,
+    passes: labelsFromQualities(row.outcomes, passThreshold),
+    qualities: Object.fromEntries(Object.entries(row.outcomes).map(([id, o]) => [id, o?.quality])),
+  }));
 }
 
 /** A learned strategy fitted on the rows, held out by fold (each row routed by a fit that never saw it). */
@@ -80,13 +88,13 @@ export function fitHeldOut(
   });
 }
 
-/** Held-out choices as a λ family over the rows. */
-export function heldOutFamily(fitted: Fitted, rows: readonly EvalRow[]): RouterFamily {
+/** Held-out choices as a λ family over the rows (with the cascade's plan on each when options.cascade). */
+export function heldOutFamily(fitted: Fitted, rows: readonly EvalRow[], options: HeldOutOptions = {}): RouterFamily {
   const index = new Map(rows.map((r, i) => [r.rowId, i]));
   return (lambda) => (row) => {
     const i = index.get(row.rowId);
     if (i === undefined) throw new Error(`row "${row.rowId}" was not part of the cross-validation`);
-    return fitted.heldOut.choose(i, lambda);
+    return fitted.heldOut.choose(i, lambda, options);
   };
 }
 
@@ -95,8 +103,11 @@ export function policyRouter(policy: RoutingPolicy, env: StrategyEnv, seed: numb
   const strategy = definitionNamed(policy.strategy).create(policy, env);
   return (row) => {
     const random = seededRandom(Math.floor(unitHash('route', seed, row.request.requestId) * 2 ** 32));
-    const decision = strategy.decide({ request: row.request, features: extractFeatures(row.request), random });
-    return { model: decision.model, confidence: decision.confidence };
+    const context = { request: row.request, features: extractFeatures(row.request), random };
+    const decision = strategy.decide(context);
+    const cascade = policy.escalation === 'cascade' ? strategy.cascade?.(context) : undefined;
+    if (policy.escalation === 'cascade' && !cascade) throw new Error(`escalation "cascade" needs a strategy with pass probabilities for every model; "${policy.strategy}" has none`);
+    return { model: decision.model, confidence: decision.confidence, ...(cascade && { cascade }) };
   };
 }
 
@@ -107,10 +118,22 @@ function randomMix(dataset: EvalDataset, seed: number): RouterFamily {
   return (p) => (row) => ({ model: unitHash('mix', seed, row.rowId) < p ? strong : weak });
 }
 
-const POLICY_BASE = (maxEscalations: number) => ({ id: 'eval', version: 'eval', gate: { threshold: DEFAULT_THRESHOLD }, maxEscalations, storePrompts: 'none' as const, quickSteps: 'local' as const });
+const POLICY_BASE = (options: Pick<OfflineStrategyOptions, 'maxEscalations' | 'escalation' | 'willingnessToPayUsd'>) => ({
+  id: 'eval',
+  version: 'eval',
+  gate: { threshold: DEFAULT_THRESHOLD },
+  maxEscalations: options.maxEscalations,
+  storePrompts: 'none' as const,
+  quickSteps: 'local' as const,
+  escalation: options.escalation ?? 'ladder',
+  ...(options.willingnessToPayUsd !== undefined ? { willingnessToPayUsd: options.willingnessToPayUsd } : {}),
+});
 
 /** The strategy (or baseline) named `name`, as the offline harness runs it. */
 export function offlineStrategy(name: string, dataset: EvalDataset, options: OfflineStrategyOptions): OfflineStrategy {
+  if (options.escalation === 'cascade' && !(STRATEGY_NAMES.includes(name) && definitionNamed(name).cascades)) {
+    throw new Error(`--escalation cascade needs a strategy with a pass probability for every model (classifier), not "${name}"`);
+  }
   switch (name) {
     case 'oracle':
       return { router: oracleRouter(DEFAULT_THRESHOLD), note: 'per-prompt oracle: the cheapest model that passes (an upper bound, not a router)' };
@@ -128,13 +151,20 @@ export function offlineStrategy(name: string, dataset: EvalDataset, options: Off
   if (options.model) {
     if (!definition.artefactPolicy) throw new Error(`strategy "${name}" routes without an artefact: --model does not apply`);
     const artefactPolicy = definition.artefactPolicy;
-    const family: RouterFamily = (lambda) => policyRouter(artefactPolicy(POLICY_BASE(options.maxEscalations), options.model!, { lambda, judgeCostRatio }), options.env);
-    const router = policyRouter(artefactPolicy(POLICY_BASE(options.maxEscalations), options.model, { ...(options.lambda !== undefined ? { lambda: options.lambda } : {}), judgeCostRatio }), options.env);
+    const family: RouterFamily = (lambda) => policyRouter(artefactPolicy(POLICY_BASE(options), options.model!, { lambda, judgeCostRatio }), options.env);
+    const router = policyRouter(artefactPolicy(POLICY_BASE(options), options.model, { ...(options.lambda !== undefined ? { lambda: options.lambda } : {}), judgeCostRatio }), options.env);
     return { router, family, params: LAMBDA_GRID, note: `${name} ${options.model} (in-sample if these rows trained it); metrics at ${options.lambda !== undefined ? `λ=${options.lambda}` : "the artefact's operating point"}, curve over λ` };
   }
   if (!definition.fit) throw new Error(`strategy "${name}" has no offline evaluation here`);
-  const family = heldOutFamily(fitHeldOut(name, dataset, options), dataset.rows);
+  const fitted = fitHeldOut(name, dataset, options);
+  const cascade = options.escalation === 'cascade';
+  const family = heldOutFamily(fitted, dataset.rows, { cascade });
   const lambda = options.lambda ?? 1;
+  const w = options.willingnessToPayUsd;
+  if (w !== undefined) {
+    const router = heldOutFamily(fitted, dataset.rows, { cascade, willingnessToPayUsd: w })(lambda);
+    return { router, family, params: LAMBDA_GRID, note: `${name}, ${options.folds}-fold cross-validated; metrics at willingnessToPayUsd=${w} (λ per request = (ĉ_best + g)/(100·W)), curve over λ` };
+  }
   const what = name === 'knn' ? `kNN (k=${options.k}) on the same text features` : name;
   return { router: family(lambda), family, params: LAMBDA_GRID, note: `${what}, ${options.folds}-fold cross-validated (each request routed by a model trained without it); metrics at λ=${lambda}, curve over λ` };
 }

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { RouteRequest } from '../../domain/request';
 import type { RequestFeatures, RoutingDecision } from '../../domain/results';
 import type { PolicyBase } from '../../domain/policy';
+import type { CascadePlan } from '../cascade';
 import type { FoldAssignment } from '../folds';
 import type { Rung } from '../ladder';
 
@@ -41,6 +42,8 @@ export interface StrategyOutcome {
 
 export interface RoutingStrategy {
   decide(context: DecisionContext): RoutingDecision;
+  /** Strategies with a pass probability for every model: the cascade's plan for this request (escalation "cascade"). */
+  cascade?(context: DecisionContext): CascadePlan;
   /** Learning strategies fold an outcome into their state (offline; online the banditState workflow does it). */
   learn?(outcome: StrategyOutcome): void;
 }
@@ -63,17 +66,28 @@ export interface TrainingExample {
   /** The seed's features of the request; extractFeatures(request) when absent. */
   features?: RequestFeatures;
   passes: Readonly<Record<string, boolean | undefined>>;
+  /** The recorded quality per model, where known: the cascade learns near misses from it. */
+  qualities?: Readonly<Record<string, number | undefined>>;
 }
 
 /** A cheap first choice for offline sweeps (no reason text). */
 export interface FirstChoice {
   model: string;
   confidence: number;
+  /** With HeldOutOptions.cascade: how the cascade escalates this example. */
+  cascade?: CascadePlan;
+}
+
+export interface HeldOutOptions {
+  /** Escalate by the cascade (its plan on each choice) instead of the ladder. */
+  cascade?: boolean;
+  /** The knob in money (costRule.ts), used instead of the λ the caller passes. */
+  willingnessToPayUsd?: number;
 }
 
 /** A strategy fitted once per fold: example i is routed by the fit that never saw it, at any value of the knob. */
 export interface CrossFitted {
-  choose(example: number, knob: number): FirstChoice;
+  choose(example: number, knob: number, options?: HeldOutOptions): FirstChoice;
 }
 
 export interface FitOptions {
@@ -110,6 +124,8 @@ export interface StrategyDefinition<P extends { strategy: string } = { strategy:
   /** Start-up checks beyond the schema, against the catalog (rule targets, artefacts); throws a ValidationError. */
   check?(policy: P, env: StrategyEnv): void;
   create(policy: P, env: StrategyEnv): RoutingStrategy;
+  /** True when its strategies implement `cascade` (a pass probability for every model): escalation "cascade" is allowed. */
+  cascades?: boolean;
   /**
    * Learned strategies: fit on labelled requests, once per fold for held-out offline evaluation and once on all of
    * them for the artefact. The knob (λ) is applied per held-out choice, so a cost-quality sweep refits nothing.

@@ -5,8 +5,15 @@ import type { Rung } from '../../ladder';
 import { checkArtefact } from '../artefactCheck';
 import type { StrategyDefinition, StrategyEnv } from '../types';
 import { ClassifierPolicySchema, type ClassifierPolicy } from './policy';
-import { routeByClassifier } from './route';
+import { ValidationError } from '../../../domain/validation';
+import { learnCascadeEvidence } from '../../cascade';
+import { cascadeByClassifier, routeByClassifier } from './route';
 import { trainClassifier } from './train';
+
+/** Pass/fail labels as qualities (1/0) for examples that carry no recorded quality. */
+function qualitiesOfPasses(passes: Readonly<Record<string, boolean | undefined>>): Record<string, number | undefined> {
+  return Object.fromEntries(Object.entries(passes).map(([id, pass]) => [id, pass === undefined ? undefined : pass ? 1 : 0]));
+}
 
 export { ClassifierPolicySchema, type ClassifierPolicy } from './policy';
 export { routeByClassifier } from './route';
@@ -30,15 +37,25 @@ export const classifierStrategy: StrategyDefinition<ClassifierPolicy, typeof Cla
   name: 'classifier',
   summary: 'calibrated pass probability per model from a trained artefact, then the cost-derived decision rule',
   policySchema: ClassifierPolicySchema,
-  check: (policy, env) => checkArtefact('classifier.artefactPath', policy.classifier.artefactPath, () => loadClassifierArtefact(policy.classifier.artefactPath, env)),
+  cascades: true,
+  check: (policy, env) => {
+    checkArtefact('classifier.artefactPath', policy.classifier.artefactPath, () => loadClassifierArtefact(policy.classifier.artefactPath, env));
+    if (policy.escalation === 'cascade' && !loadClassifierArtefact(policy.classifier.artefactPath, env).cascade) {
+      throw new ValidationError('routing policy', [
+        { path: 'escalation', message: `"cascade" needs cascade evidence, and the classifier artefact "${policy.classifier.artefactPath}" has none (trained before it existed): retrain it with this version's "model-router train"` },
+      ]);
+    }
+  },
   create(policy, env) {
     const { artefactPath, lambda, judgeCostRatio } = policy.classifier;
+    const options = {
+      ...(lambda !== undefined ? { lambda } : {}),
+      ...(judgeCostRatio !== undefined ? { judgeCostRatio } : {}),
+      ...(policy.willingnessToPayUsd !== undefined ? { willingnessToPayUsd: policy.willingnessToPayUsd } : {}),
+    };
     return {
-      decide: ({ request, features }) =>
-        routeByClassifier(loadClassifierArtefact(artefactPath, env), env.ladder, request, features, {
-          ...(lambda !== undefined ? { lambda } : {}),
-          ...(judgeCostRatio !== undefined ? { judgeCostRatio } : {}),
-        }),
+      decide: ({ request, features }) => routeByClassifier(loadClassifierArtefact(artefactPath, env), env.ladder, request, features, options),
+      cascade: ({ request, features }) => cascadeByClassifier(loadClassifierArtefact(artefactPath, env), env.ladder, request, features, options),
     };
   },
   fit(examples, folds, ladder, options) {
@@ -54,10 +71,16 @@ export const classifierStrategy: StrategyDefinition<ClassifierPolicy, typeof Cla
     });
     const features = examples.map((e) => e.features ?? extractFeatures(e.request));
     const byExample: Record<string, number>[] = [];
+    // Out-of-fold probabilities: example i's come from the fold model (and calibration) that never saw it.
+    const probabilities = (i: number) => (byExample[i] ??= Object.fromEntries(Object.entries(outOfFold).map(([id, p]) => [id, p[i]!])));
+    // The cascade's evidence: once on every example for the artefact, and once per fold without it for held-out use.
+    const cascadeRows = examples.map((e, i) => ({ qualities: e.qualities ?? qualitiesOfPasses(e.passes), passProbability: probabilities(i) }));
+    const ids = ladder.map((r) => r.id);
+    const learn = (keep: (i: number) => boolean) => learnCascadeEvidence(cascadeRows.filter((_, i) => keep(i)), ids, options.passThreshold);
+    const byFold = Array.from({ length: folds.folds }, (_, k) => learn((i) => folds.foldOf[i] !== k));
     return {
-      artefact,
-      // Out-of-fold probabilities: example i's come from the fold model (and calibration) that never saw it.
-      heldOut: heldOutByCost(ladder, features, (i) => (byExample[i] ??= Object.fromEntries(Object.entries(outOfFold).map(([id, p]) => [id, p[i]!]))), options.judgeCostRatio),
+      artefact: { ...artefact, cascade: learn(() => true) },
+      heldOut: heldOutByCost(ladder, features, probabilities, options.judgeCostRatio, (i) => byFold[folds.foldOf[i]!]!),
       report: {
         header: ['model', 'n', 'pass rate', 'AUC', 'ECE raw', 'ECE calibrated', 'log loss'],
         rows: Object.entries(artefact.trainingMetrics).map(([id, m]) => [id, m.n, m.basePassRate.toFixed(3), m.auc.toFixed(3), m.eceBefore.toFixed(3), m.eceAfter.toFixed(3), m.logLoss.toFixed(3)]),

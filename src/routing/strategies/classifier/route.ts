@@ -1,9 +1,34 @@
 import type { ClassifierArtefact } from '../../../domain/classifierArtefact';
 import type { RouteRequest } from '../../../domain/request';
 import type { RequestFeatures, RoutingDecision } from '../../../domain/results';
-import { chooseByCost, describeChoice, type CostRuleOptions } from '../../costRule';
+import { ValidationError } from '../../../domain/validation';
+import { cascadePlanFor, type CascadePlan } from '../../cascade';
+import { candidatesAndRule, chooseByThreshold, describeChoice, type CostRuleOptions } from '../../costRule';
 import type { Rung } from '../../ladder';
 import { describeContributions, passProbabilitiesOfVector, requestVector, topFeaturesOfVector } from './predict';
+
+/** The request's probabilities, priced by the cost rule (candidates for the cascade, the rule's choice). */
+function priced(artefact: ClassifierArtefact, ladder: readonly Rung[], request: Pick<RouteRequest, 'prompt' | 'history'>, features: RequestFeatures, options: CostRuleOptions) {
+  const x = requestVector(artefact, request, features);
+  const p = passProbabilitiesOfVector(artefact, x);
+  const known = new Map(artefact.catalog.map((m) => [m.id, m]));
+  for (const r of ladder) if (!known.has(r.id)) throw new Error(`model "${r.id}" is on the ladder but not in the classifier's catalog; retrain the classifier for this catalog`);
+  const { candidates, best, rule } = candidatesAndRule(ladder, features, (id) => p[id]!, (id) => known.get(id)!.expectedOutputTokens, options, artefact.operatingPoint);
+  return { x, candidates, best, rule, choice: chooseByThreshold(candidates, best.id, rule) };
+}
+
+/** The cascade's plan for the request: the same probabilities and prices as the decision, and the learnt evidence. */
+export function cascadeByClassifier(
+  artefact: ClassifierArtefact,
+  ladder: readonly Rung[],
+  request: Pick<RouteRequest, 'prompt' | 'history'>,
+  features: RequestFeatures,
+  options: CostRuleOptions = {},
+): CascadePlan {
+  if (!artefact.cascade) throw new ValidationError('classifier artefact', [{ path: 'cascade', message: 'is missing: retrain the artefact to escalate by "cascade"' }]);
+  const { candidates, best, rule } = priced(artefact, ladder, request, features, options);
+  return cascadePlanFor(candidates, best.id, rule, artefact.cascade);
+}
 
 /**
  * Routes by the trained classifier: calibrated pass probabilities per model, the cost-derived threshold rule above.
@@ -16,11 +41,7 @@ export function routeByClassifier(
   features: RequestFeatures,
   options: CostRuleOptions = {},
 ): RoutingDecision {
-  const x = requestVector(artefact, request, features);
-  const p = passProbabilitiesOfVector(artefact, x);
-  const known = new Map(artefact.catalog.map((m) => [m.id, m]));
-  for (const r of ladder) if (!known.has(r.id)) throw new Error(`model "${r.id}" is on the ladder but not in the classifier's catalog; retrain the classifier for this catalog`);
-  const { choice, rule } = chooseByCost(ladder, features, (id) => p[id]!, (id) => known.get(id)!.expectedOutputTokens, options, artefact.operatingPoint);
+  const { x, choice, rule } = priced(artefact, ladder, request, features, options);
   const top = topFeaturesOfVector(artefact, x, choice.model, 3);
   return {
     model: choice.model,
