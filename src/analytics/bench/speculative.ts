@@ -102,7 +102,6 @@ function armPolicies(options: SpeculativeOptions): Record<Arm, RoutingPolicy> {
     speculative: parse({ ...base, id: 'bench-speculative', speculative: { whenConfidenceBelow: options.whenConfidenceBelow, partner: 'best', prefer: 'cost' } }),
     'always-best': parse({
       ...base,
-      strategy: 'rules',
       id: 'bench-always-best',
       rules: [{ id: 'always-best', description: 'Every request to the best model: the baseline.', when: {}, route: { model: best }, confidence: 1 }],
     }),
