@@ -21,7 +21,7 @@ import { offPolicyEstimate, offPolicyTarget } from '../analytics/offPolicy';
 import { escalationLadder } from '../routing/ladder';
 import { loadRouterConfig } from '../worker/config';
 import { progressBar } from './progress';
-import { formatMarkdownTable, formatTable } from '../analytics/table';
+import { formatMarkdownTable, formatTable, percent } from '../analytics/table';
 import { promptOption } from './promptInput';
 import { untilInterrupted } from './signals';
 
@@ -64,6 +64,9 @@ Commands:
   bench overhead [--requests 200] [--concurrency 1,16] [--stock-server] [--no-early-return] [--json | --markdown]
                                     The router against Temporal's floor (one and four no-op activities) on one
                                     embedded server: p50/p95/p99, requests/s, history bytes, server CPU, as ratios.
+  bench speculative [--requests 156] [--concurrency 4] [--latency-scale 1] [--below 0.9] [--json]
+                                    The same simulated requests (latency profiles slept) through real workflows: the
+                                    sequential ladder, racing the best model below a confidence bar, and always-best.
   bench chaos [--trials 100] [--concurrency 4] [--seed 1] [--json]
                                     Requests through the production worker and a fake counting provider, with kill -9,
                                     server restarts and SIGTERM deploys: completed once, cost once, repeats recorded.
@@ -393,11 +396,45 @@ async function overhead(args: string[]): Promise<void> {
   console.log((values.markdown ? formatMarkdownTable : formatTable)(['scenario', 'p50 ms (÷ floor)', 'p95 ms', 'p99 ms', ...concurrency.map((c) => `req/s @${c} (÷ floor)`), 'history bytes (÷ floor)', 'server CPU ms/req'], rows));
 }
 
+async function speculative(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { requests: { type: 'string' }, concurrency: { type: 'string' }, 'latency-scale': { type: 'string' }, below: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  const requests = intOption(values.requests, 'requests') ?? 156;
+  const concurrency = intOption(values.concurrency, 'concurrency') ?? 4;
+  if (requests < 1) throw new ValidationError('command line', [{ path: '--requests', message: `must be at least 1, got ${requests}` }]);
+  if (concurrency < 1) throw new ValidationError('command line', [{ path: '--concurrency', message: `must be at least 1, got ${concurrency}` }]);
+  const latencyScale = numberOption(values['latency-scale'], 'latency-scale', 0, 10) ?? 1;
+  const whenConfidenceBelow = numberOption(values.below, 'below', 0, 1) ?? 0.9;
+  const config = loadRouterConfig();
+  const [{ benchSpeculative, ARMS }, { installQuietRuntime }] = await Promise.all([import('../analytics/bench/speculative'), import('../worker/runtime')]);
+  installQuietRuntime();
+  const result = await benchSpeculative({ requests, concurrency, latencyScale, whenConfidenceBelow, catalog: config.catalog, policy: config.policies.get('default')! }, values.json ? undefined : (line) => console.error(line));
+  if (values.json) return console.log(JSON.stringify(result));
+  console.log(`${requests} requests (the demo mix) per arm, ${concurrency} in flight, on one embedded dev server; simulated provider sleeping ${latencyScale} × its latency profiles`);
+  const rows = ARMS.map((arm) => {
+    const f = result.arms[arm];
+    return [arm, Math.round(f.p50Ms), Math.round(f.p95Ms), `$${f.costPer1kUsd.toFixed(4)}`, percent(f.qualityRetention), percent(f.escalationRate)];
+  });
+  console.log(formatTable(['arm', 'p50 ms', 'p95 ms', 'cost / 1k requests', 'quality vs always-best', 'escalated'], rows));
+  const { raced } = result;
+  const tasks = Object.entries(raced.byTaskType).map(([t, n]) => `${t} ${n}`).join(', ');
+  console.log(`\nraced (confidence < ${whenConfidenceBelow}, routed model not the best): ${raced.count} of ${requests} requests (${percent(raced.share)}): ${tasks || 'none'}`);
+  console.log(
+    `  the routed answer passed in ${raced.routedPassed}: the partner cancelled in ${raced.partnerCancelled} ($${raced.cancelledCostUsd.toFixed(6)} in all, ${raced.cancelledEstimated} estimated), ` +
+      `already answered in ${raced.partnerAnsweredUnneeded}; the partner's answer gated in ${raced.count - raced.routedPassed}`,
+  );
+  const racedRows = ARMS.map((arm) => [arm === 'always-best' ? 'the partner alone' : arm, Math.round(raced.p50Ms[arm]), Math.round(raced.p95Ms[arm]), `$${raced.costPer1kUsd[arm].toFixed(4)}`]);
+  console.log(formatTable(['raced requests under', 'p50 ms', 'p95 ms', 'cost / 1k requests'], racedRows));
+}
+
 async function bench(args: string[]): Promise<void> {
   const [what, ...rest] = args;
   if (what === 'chaos') return chaos(rest);
   if (what === 'overhead') return overhead(rest);
-  if (what !== 'bandit') throw new ValidationError('command line', [{ path: 'bench', message: `must be followed by bandit, chaos or overhead, got ${what === undefined ? 'nothing' : `"${what}"`}` }]);
+  if (what === 'speculative') return speculative(rest);
+  if (what !== 'bandit') throw new ValidationError('command line', [{ path: 'bench', message: `must be followed by bandit, chaos, overhead or speculative, got ${what === undefined ? 'nothing' : `"${what}"`}` }]);
   const { values } = parseArgs({
     args: rest,
     options: { outcomes: { type: 'string' }, duplicates: { type: 'string' }, concurrency: { type: 'string' }, 'continue-as-new-at': { type: 'string' }, address: { type: 'string' }, json: { type: 'boolean', default: false } },
