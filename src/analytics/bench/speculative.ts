@@ -16,6 +16,7 @@ import { RoutingPolicySchema, type RoutingPolicy } from '../../routing/strategie
 import { startLocalServer } from '../../servers/localServer';
 import { workflowCode } from '../../worker/bundle';
 import { createRouterWorker } from '../../worker/createWorker';
+import { percentile } from '../percentile';
 
 /*
  * `model-router bench speculative`: the same requests (the demo's mix) through real routeRequest workflows on an
@@ -87,11 +88,6 @@ class SameRequestProvider implements ModelProvider {
 }
 
 const baseRequestId = (id: string) => id.slice(id.indexOf('.') + 1);
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 function armPolicies(options: SpeculativeOptions): Record<Arm, RoutingPolicy> {
   const best = bestModel(escalationLadder(options.catalog.models)).id;
