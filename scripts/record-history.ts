@@ -11,8 +11,14 @@
  * routed answer passes), and one on a bandit policy (which sends its outcome to bandit-<policyId>), then writes
  * their histories and that banditState's (after an admin change) to test/histories/.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { RouteRequestSchema } from '../src/domain/request';
+import { assignFolds } from '../src/routing/folds';
+import { escalationLadder } from '../src/routing/ladder';
+import { classifierStrategy } from '../src/routing/strategies/classifier';
+import type { RoutingPolicy } from '../src/routing/strategies/registry';
 import { routeWorkflowId } from '../src/client';
 import type { RouteRequestInput } from '../src/domain/request';
 import { createRouterWorker } from '../src/worker/createWorker';
@@ -20,7 +26,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { banditWorkflowId } from '../src/domain/workflowIds';
 import { banditPolicy, withBanditPolicies } from '../test/helpers/bandit';
 import { HARD_MARKER, judgedModels, loopbackDeps } from '../test/helpers/loopbackRouter';
-import { defaultPolicies } from '../test/helpers/catalog';
+import { defaultPolicies, testCatalog } from '../test/helpers/catalog';
 import { startOpenAIServer, type ScriptHandler } from '../test/helpers/openaiServer';
 import { RoutingToEndClient } from '../test/helpers/routerClient';
 import { devServerEnv, workflowBundle } from '../test/helpers/temporal';
@@ -51,12 +57,36 @@ const RECORDINGS: { file: string; request: RouteRequestInput }[] = [
     request: { requestId: 'history-speculative', prompt: `${SLOW_PARTNER} Classify the intent: "charged twice"`, taskType: 'classification', policyId: 'history-speculative' },
   },
   {
+    // The cascade: the judge fails the small model, and the cascade skips the medium one (which, in the training
+    // outcomes, fails wherever the small one does) for the large one.
+    file: 'route-request-cascade.json',
+    request: { requestId: 'history-cascade', prompt: `${HARD_MARKER} Classify the intent: "refund my order"`, taskType: 'classification', policyId: 'history-cascade' },
+  },
+  {
     file: 'route-request-bandit.json',
     request: { requestId: 'history-bandit', prompt: 'Classify the intent: "my parcel is late"', taskType: 'classification', policyId: 'history-bandit' },
   },
 ];
 const BANDIT_HISTORY = 'bandit-state.json';
 const speculativePolicy = defaultPolicies({ id: 'history-speculative', speculative: { whenConfidenceBelow: 0.9, partner: 'best', prefer: 'cost' } }).get('history-speculative')!;
+
+/**
+ * A classifier policy escalating by the cascade, with an artefact trained on made-up outcomes for the test catalog:
+ * the small model passes 80 % of requests, the medium one only where the small one does, the large one 95 %.
+ */
+function cascadePolicy(): RoutingPolicy {
+  const ladder = escalationLadder(testCatalog('openai').models);
+  const examples = Array.from({ length: 200 }, (_, i) => ({
+    request: RouteRequestSchema.parse({ requestId: `cascade-${i}`, prompt: `Classify the intent of message ${i}`, taskType: 'classification' }),
+    passes: { 'small-model': i % 5 !== 0, 'medium-model': i % 5 !== 0, 'large-model': i % 20 !== 0 },
+  }));
+  const folds = assignFolds(examples.map((e) => e.request.requestId), 5, 1);
+  const fitted = classifierStrategy.fit!(examples, folds, ladder, { createdAt: '2026-12-02T00:00:00.000Z', passThreshold: 0.9, judgeCostRatio: 0.1, trainingData: [], seed: 1 });
+  const artefactPath = join(mkdtempSync(join(tmpdir(), 'history-cascade-')), 'classifier.json');
+  writeFileSync(artefactPath, JSON.stringify(fitted.artefact));
+  // λ = 0.5: a pass is worth twice the large model's call, so after the small model fails the large one is worth it.
+  return { id: 'history-cascade', version: '1', strategy: 'classifier', classifier: { artefactPath, lambda: 0.5 }, gate: { threshold: 0.9 }, maxEscalations: 2, escalation: 'cascade', storePrompts: 'hashed', quickSteps: 'local' };
+}
 
 /** The loopback models, with the large one slow on the race's prompt. */
 function models(): ScriptHandler {
@@ -79,7 +109,7 @@ async function main(): Promise<void> {
       taskQueue: TASK_QUEUE,
       workflows: { bundle: await workflowBundle() },
       client: env.client,
-      deps: loopbackDeps(server.baseUrl, withBanditPolicies(banditPolicy('history-bandit'), speculativePolicy)),
+      deps: loopbackDeps(server.baseUrl, withBanditPolicies(banditPolicy('history-bandit'), speculativePolicy, cascadePolicy())),
     });
     const router = new RoutingToEndClient({ client: env.client, taskQueue: TASK_QUEUE });
     const logs = await worker.runUntil(async () => {

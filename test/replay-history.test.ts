@@ -15,6 +15,7 @@ const HISTORY_FILES = [
   'bandit-state.json',
   'route-request-early-return.json',
   'route-request-speculative.json',
+  'route-request-cascade.json',
 ];
 
 interface RecordedHistory {
@@ -55,7 +56,7 @@ describe('replaying committed routeRequest histories', () => {
   });
 
   it('holds an escalated, a plain and a bandit run (recorded before the bandit existed, but the last), a bandit state, an early-return run and a race', () => {
-    const [escalated, simple, bandit, state, early, speculative] = histories.map((h) => h.history);
+    const [escalated, simple, bandit, state, early, speculative, cascade] = histories.map((h) => h.history);
     assert.deepEqual(activitiesScheduled(escalated!), ['planRoute', 'callModel', 'evaluateAnswer', 'callModel', 'evaluateAnswer', 'recordDecision']);
     assert.deepEqual(activitiesScheduled(simple!), ['planRoute', 'callModel', 'evaluateAnswer', 'recordDecision']);
     assert.deepEqual(activitiesScheduled(bandit!), ['planRoute', 'callModel', 'evaluateAnswer', 'recordDecision', 'reportBanditOutcome']);
@@ -72,6 +73,10 @@ describe('replaying committed routeRequest histories', () => {
     assert.ok(raceKinds.indexOf('activityTaskCancelRequestedEventAttributes') > raceKinds.lastIndexOf('activityTaskScheduledEventAttributes'));
     const canceled = speculative!.events!.find((e) => e.activityTaskCanceledEventAttributes)?.activityTaskCanceledEventAttributes;
     assert.match(Buffer.from(canceled!.details!.payloads![0]!.data!).toString('utf8'), /"cancelledCall":\{"inputTokens":\d+/);
+    // The cascade: the small model failed and the next call went to the large one, past the medium tier.
+    const summaries = (cascade!.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name === 'callModel' ? [Buffer.from(e.userMetadata!.summary!.data!).toString('utf8')] : []));
+    assert.equal(summaries.length, 2);
+    assert.match(summaries[1]!, /escalation: large-model — cascade: large-model p\(pass \| small-model failed\)/);
   });
 
   it('replays every history on the current workflow code without a determinism violation', async () => {
