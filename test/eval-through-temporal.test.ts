@@ -7,6 +7,7 @@ import { FileCache } from '../src/activities/fileCache';
 import { loadRulesPolicy } from '../src/analytics/offline/dataset';
 import { runEval, type EvalCommand, type EvalOutput } from '../src/analytics/offline/evalRun';
 import { trainStrategy } from '../src/analytics/offline/trainRun';
+import { parseClassifierArtefact } from '../src/domain/classifierArtefact';
 
 const SHARED = join(__dirname, '..', '..', 'shared', 'data');
 const PRICES = join(SHARED, 'models.json');
@@ -80,6 +81,17 @@ describe('eval --through-temporal gives the fast path\'s numbers through real wo
     assert.equal(cascade.metrics.routingAccuracy, ladder.metrics.routingAccuracy);
     assert.ok(cascade.metrics.escalationRate > 0, 'some requests escalate');
     assert.notEqual(cascade.metrics.costPer1k, ladder.metrics.costPer1k);
+  });
+
+  it('train searches the operating point for the cascade when asked, and the artefact loads with a target above 100 %', () => {
+    const command = { strategy: 'classifier', data: [data], prices: PRICES, gate: base({}).gate, maxEscalations: 3, folds: 5, seed: 1, k: 5, now: new Date(), targetRetention: 1.02 };
+    const { artefact, lines } = trainStrategy({ ...command, escalation: 'cascade' });
+    const parsed = parseClassifierArtefact(JSON.parse(JSON.stringify(artefact)));
+    assert.equal(parsed.operatingPoint?.escalation, 'cascade');
+    assert.equal(parsed.operatingPoint?.targetRetention, 1.02);
+    assert.ok(parsed.cascade, 'the cascade evidence is stored beside it');
+    assert.ok(lines.some((l) => l.startsWith('operating point (5-fold held-out, cascade)')), lines.join('\n'));
+    assert.throws(() => trainStrategy({ ...command, strategy: 'knn', escalation: 'cascade' }), /--escalation cascade needs a strategy with a pass probability for every model \(classifier\), not "knn"/);
   });
 
   it('a trained kNN artefact: kNN is a policy the route activity can run', async () => {

@@ -47,7 +47,7 @@ Commands:
                                     With --codec-endpoint, the UI decrypts payloads through that codec server.
   worker                            The production worker: connects to TEMPORAL_ADDRESS, loads the prebuilt bundle.
   train --data FILE [--data FILE ...] --out ARTEFACT.json [--strategy classifier|knn] [--k 100]
-        [--target-retention R] [--gate-error E] [--judge-cost-ratio J] [--no-gate] [--max-escalations N]
+        [--target-retention R [--escalation ladder|cascade]] [--gate-error E] [--judge-cost-ratio J] [--no-gate] [--max-escalations N]
         [--folds 5] [--seed 1] [--prices models.json]
                                     Fit a learned strategy on recorded outcomes; write the artefact its policy loads.
   eval --data FILE [--data FILE ...] --strategy rules|classifier|knn|random|oracle|best|cheapest [--model ARTEFACT.json]
@@ -221,7 +221,7 @@ function offlineSettings(values: { data?: string[]; prices?: string; 'gate-error
 }
 
 async function train(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { ...OFFLINE_OPTIONS, strategy: { type: 'string' }, k: { type: 'string' }, out: { type: 'string' }, 'target-retention': { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { ...OFFLINE_OPTIONS, strategy: { type: 'string' }, k: { type: 'string' }, out: { type: 'string' }, 'target-retention': { type: 'string' }, escalation: { type: 'string' } } });
   if (!values.out) throw new ValidationError('command line', [{ path: '--out', message: 'is required (where to write the model artefact)' }]);
   const strategy = values.strategy ?? 'classifier';
   if (!TRAINED_STRATEGIES.includes(strategy)) {
@@ -232,6 +232,7 @@ async function train(args: string[]): Promise<void> {
     ...offlineSettings(values),
     strategy,
     k: intOption(values.k, 'k') ?? 100,
+    escalation: escalationOption(values.escalation),
     now: new Date(),
     onProgress: progressBar(`train ${strategy}`),
     ...(targetRetention !== undefined ? { targetRetention } : {}),
@@ -270,8 +271,7 @@ async function evaluate(args: string[]): Promise<void> {
   }
   const lambda = numberOption(values.lambda, 'lambda', 0, 1e6);
   if (strategy === 'bandit' || values.online) return evaluateOnline(values, lambda);
-  const escalation = values.escalation ?? 'ladder';
-  if (escalation !== 'ladder' && escalation !== 'cascade') throw new ValidationError('command line', [{ path: '--escalation', message: `must be "ladder" or "cascade", got "${escalation}"` }]);
+  const escalation = escalationOption(values.escalation);
   const files = new FileCache();
   const output = await runEval({
     ...offlineSettings(values),
@@ -288,6 +288,11 @@ async function evaluate(args: string[]): Promise<void> {
     ...(values.json ? {} : { onProgress: progressBar(strategy) }),
   });
   console.log(values.json ? JSON.stringify(output, null, 2) : renderEval(output));
+}
+
+function escalationOption(value = 'ladder'): 'ladder' | 'cascade' {
+  if (value !== 'ladder' && value !== 'cascade') throw new ValidationError('command line', [{ path: '--escalation', message: `must be "ladder" or "cascade", got "${value}"` }]);
+  return value;
 }
 
 /** `--speculative-below C [--speculative-partner best|tier:NAME|model:ID] [--prefer cost|latency]` as the policy option. */

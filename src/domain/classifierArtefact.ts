@@ -133,7 +133,10 @@ export const OperatingPointSchema = z
     threshold: z.number().min(0).max(1).optional(),
     /** Which qualifying model the decision rule takes (src/routing/classifier/decide.ts); absent = the router's default ('max-utility'). */
     selection: z.enum(['cheapest', 'min-expected-cost', 'max-utility']).optional(),
-    targetRetention: z.number().min(0).max(1),
+    // Above 1 with the gate: an escalating router can beat always-best (the CLI takes up to 1.5).
+    targetRetention: z.number().min(0).max(1.5),
+    /** The escalation the point was searched with (absent: the ladder). */
+    escalation: z.enum(['ladder', 'cascade']).optional(),
     achievedRetention: z.number(),
     costSavings: z.number(),
     gateError: z.number().min(0).max(1),

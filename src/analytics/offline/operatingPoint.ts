@@ -17,7 +17,13 @@ export interface OperatingPointSearch {
  * The λ search of `train --target-retention`: over LAMBDA_GRID on held-out choices, the largest saving whose
  * simulated retention reaches the target.
  */
-export function searchOperatingPoint(rows: readonly EvalRow[], heldOut: RouterFamily, targetRetention: number, run: RunOptions & { gate: GateSimulation }): OperatingPointSearch {
+export function searchOperatingPoint(
+  rows: readonly EvalRow[],
+  heldOut: RouterFamily,
+  targetRetention: number,
+  run: RunOptions & { gate: GateSimulation },
+  escalation: 'ladder' | 'cascade' = 'ladder',
+): OperatingPointSearch {
   const points = LAMBDA_GRID.map((lambda) => ({ lambda, summary: runStrategy(rows, heldOut(lambda), { ...run, onProgress: undefined }).summary }));
   const reaching = points.filter((p) => p.summary.qualityRetention >= targetRetention);
   const chosen = reaching.length > 0 ? reaching.reduce((a, b) => (b.summary.costSavings > a.summary.costSavings ? b : a)) : points[0]!;
@@ -32,6 +38,7 @@ export function searchOperatingPoint(rows: readonly EvalRow[], heldOut: RouterFa
       gateError: run.gate.judgeError,
       judgeCostRatio: run.gate.judgeCostRatio ?? DEFAULT_JUDGE_COST_RATIO,
       noGate: !run.gate.enabled,
+      ...(escalation === 'cascade' ? { escalation } : {}),
     },
   };
 }

@@ -17,6 +17,8 @@ export interface TrainCommand {
   targetRetention?: number;
   gate: GateSimulation;
   maxEscalations: number;
+  /** The escalation the operating point is searched for (default the ladder). */
+  escalation?: 'ladder' | 'cascade';
   folds: number;
   seed: number;
   k: number;
@@ -37,7 +39,9 @@ export interface TrainResult {
  * held-out (out-of-fold) choices: the largest saving whose simulated retention reaches the target.
  */
 export function trainStrategy(cmd: TrainCommand): TrainResult {
-  if (!definitionNamed(cmd.strategy).fit) throw new Error(`strategy "${cmd.strategy}" is not trained on labelled outcomes`);
+  const definition = definitionNamed(cmd.strategy);
+  if (!definition.fit) throw new Error(`strategy "${cmd.strategy}" is not trained on labelled outcomes`);
+  if (cmd.escalation === 'cascade' && !definition.cascades) throw new Error(`--escalation cascade needs a strategy with a pass probability for every model (classifier), not "${cmd.strategy}"`);
   const dataset = loadEvalDataset(cmd.data, cmd.prices ? { prices: cmd.prices } : {});
   const started = Date.now();
   const fitted = fitHeldOut(cmd.strategy, dataset, {
@@ -53,11 +57,12 @@ export function trainStrategy(cmd: TrainCommand): TrainResult {
   if (fitted.report) lines.push(formatTable(fitted.report.header, fitted.report.rows));
   if (cmd.targetRetention !== undefined) {
     const run = { catalog: dataset.catalog, threshold: DEFAULT_THRESHOLD, maxEscalations: cmd.maxEscalations, gate: cmd.gate };
-    const search = searchOperatingPoint(dataset.rows, heldOutFamily(fitted, dataset.rows), cmd.targetRetention, run);
+    const cascade = cmd.escalation === 'cascade';
+    const search = searchOperatingPoint(dataset.rows, heldOutFamily(fitted, dataset.rows, { cascade }), cmd.targetRetention, run, cmd.escalation);
     if (!search.reached) lines.push(`warning: no λ reaches retention ${percent(cmd.targetRetention)} on held-out data; using λ=0 (always the best model)`);
     fitted.artefact.operatingPoint = search.operatingPoint;
     lines.push(
-      `operating point (${cmd.folds}-fold held-out): λ=${search.operatingPoint.lambda}, retention ${percent(search.summary.qualityRetention)}, ` +
+      `operating point (${cmd.folds}-fold held-out${cascade ? ', cascade' : ''}): λ=${search.operatingPoint.lambda}, retention ${percent(search.summary.qualityRetention)}, ` +
         `savings ${percent(search.summary.costSavings)}, escalation ${percent(search.summary.escalationRate)}`,
     );
   }
