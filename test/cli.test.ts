@@ -84,11 +84,11 @@ describe('model-router CLI (built, real embedded dev server)', () => {
     assert.ok(r.scenarios.routerEscalated!.historyBytes > r.scenarios.router!.historyBytes, 'an escalation adds a model call and a gate to the history');
   });
 
-  it('bench speculative --json: three arms on the same requests, the races named and their cancelled calls counted (its shape, not its speed)', { timeout: 200_000 }, async () => {
+  it('bench speculative --json: four arms on the same requests, the races named and their cancelled calls counted (its shape, not its speed)', { timeout: 200_000 }, async () => {
     const { code, stdout, stderr } = await runCli(['bench', 'speculative', '--requests', '26', '--latency-scale', '0.05', '--json'], { timeoutMs: 180_000 });
     assert.equal(code, 0, stderr);
     const r = JSON.parse(stdout) as { arms: Record<string, { p50Ms: number; costPer1kUsd: number; qualityRetention: number }>; raced: { count: number; byTaskType: Record<string, number>; routedPassed: number; partnerCancelled: number } };
-    assert.deepEqual(Object.keys(r.arms), ['ladder', 'speculative', 'always-best']);
+    assert.deepEqual(Object.keys(r.arms), ['ladder', 'cascade', 'speculative', 'always-best']);
     assert.equal(r.arms['always-best']!.qualityRetention, 1);
     // The default rules send classification and small extractions to the small tier at confidence 0.85 and 0.8.
     assert.ok(r.raced.count > 0 && Object.keys(r.raced.byTaskType).every((t) => t === 'classification' || t === 'extraction'), JSON.stringify(r.raced));

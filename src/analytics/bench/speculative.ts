@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RouterClient } from '../../client';
@@ -9,7 +9,9 @@ import { DEMO_REQUESTS } from '../../demo/requests';
 import { simulatedOutcome } from '../../demo/groundTruth';
 import { ScorerByOrigin } from '../../evaluators/byOrigin';
 import { QualityGate, defaultValidators } from '../../evaluators/gate';
-import { SimulatedProvider } from '../../providers/simulated';
+import { promptChars, SimulatedProvider } from '../../providers/simulated';
+import { assignFolds } from '../../routing/folds';
+import { classifierStrategy } from '../../routing/strategies/classifier';
 import type { Completion, CompletionRequest, ModelProvider } from '../../providers/types';
 import { bestModel, escalationLadder } from '../../routing/ladder';
 import { RoutingPolicySchema, type RoutingPolicy } from '../../routing/strategies/registry';
@@ -20,13 +22,15 @@ import { percentile } from '../percentile';
 
 /*
  * `model-router bench speculative`: the same requests (the demo's mix) through real routeRequest workflows on an
- * embedded dev server, under three policies: the sequential ladder (the default rules), the same rules racing the
- * best model when the decision's confidence is below a bar, and always-best. The simulated provider sleeps its
+ * embedded dev server, under four policies: the sequential ladder (the default rules), a classifier escalating by the
+ * cascade (trained at the start on the simulator's outcomes for other request ids, so the measured requests are held
+ * out; λ = 0.5, not tuned), the rules racing the best model when the decision's confidence is below a bar, and
+ * always-best. The simulated provider sleeps its
  * latency profiles (src/providers/simulated/profiles.ts, assumed figures) and streams at their pace, so a cancelled
  * partner costs what it streamed. Latency is the caller's, to the (early) answer.
  */
 
-export const ARMS = ['ladder', 'speculative', 'always-best'] as const;
+export const ARMS = ['ladder', 'cascade', 'speculative', 'always-best'] as const;
 export type Arm = (typeof ARMS)[number];
 
 export interface ArmFigures {
@@ -89,12 +93,33 @@ class SameRequestProvider implements ModelProvider {
 
 const baseRequestId = (id: string) => id.slice(id.indexOf('.') + 1);
 
-function armPolicies(options: SpeculativeOptions): Record<Arm, RoutingPolicy> {
+/** Rounds of the demo's requests, under ids of their own, that the cascade arm's classifier is trained on. */
+const TRAINING_ROUNDS = 10;
+
+/** A classifier artefact (with its cascade evidence) fitted on the simulator's verdicts for every catalog model. */
+function trainCascadeArtefact(catalog: Catalog, simulator: SimulatedProvider, threshold: number, path: string): void {
+  const examples = Array.from({ length: TRAINING_ROUNDS }, (_, k) =>
+    DEMO_REQUESTS.map((demo) => {
+      const request = RouteRequestSchema.parse({ ...demo, requestId: `train-${k}-${demo.requestId}` });
+      const chars = promptChars(request.prompt, request.history);
+      const passes = Object.fromEntries(catalog.models.map((m) => [m.id, simulator.preview(request.requestId, m, request.taskType, request.domain, chars, request.outputSchema).passes]));
+      return { request, passes };
+    }),
+  ).flat();
+  const ladder = escalationLadder(catalog.models);
+  const folds = assignFolds(examples.map((e) => e.request.requestId), 5, 1);
+  const fitted = classifierStrategy.fit!(examples, folds, ladder, { createdAt: new Date(0).toISOString(), passThreshold: threshold, judgeCostRatio: 0.1, trainingData: [], seed: 1 });
+  writeFileSync(path, JSON.stringify(fitted.artefact));
+}
+
+function armPolicies(options: SpeculativeOptions, artefactPath: string): Record<Arm, RoutingPolicy> {
   const best = bestModel(escalationLadder(options.catalog.models)).id;
   const base = { ...options.policy, speculative: undefined };
   const parse = (policy: object) => RoutingPolicySchema.parse(JSON.parse(JSON.stringify(policy)));
+  const { rules: _rules, strategy: _strategy, ...common } = base as RoutingPolicy & { rules?: unknown };
   return {
     ladder: parse({ ...base, id: 'bench-ladder' }),
+    cascade: parse({ ...common, id: 'bench-cascade', strategy: 'classifier', classifier: { artefactPath, lambda: 0.5 }, escalation: 'cascade' }),
     speculative: parse({ ...base, id: 'bench-speculative', speculative: { whenConfidenceBelow: options.whenConfidenceBelow, partner: 'best', prefer: 'cost' } }),
     'always-best': parse({
       ...base,
@@ -110,7 +135,9 @@ export async function benchSpeculative(options: SpeculativeOptions, progress: (l
   const server = await startLocalServer({ logFile: join(dir, 'temporal.log') });
   const simulator = new SimulatedProvider({ latencyScale: options.latencyScale });
   const catalog: Catalog = { models: options.catalog.models.map((m) => ({ ...m, provider: 'simulated' })) };
-  const policies = armPolicies(options);
+  const artefactPath = join(dir, 'cascade-classifier.json');
+  trainCascadeArtefact(catalog, simulator, options.policy.gate.threshold, artefactPath);
+  const policies = armPolicies(options, artefactPath);
   const taskQueue = 'bench-speculative';
   const worker = await createRouterWorker({
     connection: server.nativeConnection,
