@@ -66,7 +66,8 @@ Commands:
                                     embedded server: p50/p95/p99, requests/s, history bytes, server CPU, as ratios.
   bench speculative [--requests 156] [--concurrency 4] [--latency-scale 1] [--below 0.9] [--json]
                                     The same simulated requests (latency profiles slept) through real workflows: the
-                                    sequential ladder, racing the best model below a confidence bar, and always-best.
+                                    sequential ladder, the cascade, racing the best model below a confidence bar, and
+                                    always-best.
   bench chaos [--trials 100] [--concurrency 4] [--seed 1] [--json]
                                     Requests through the production worker and a fake counting provider, with kill -9,
                                     server restarts and SIGTERM deploys: completed once, cost once, repeats recorded.
