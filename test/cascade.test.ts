@@ -6,7 +6,9 @@ import { describe, it } from 'node:test';
 import type { ModelSpec } from '../src/domain/catalog';
 import { RouteRequestSchema } from '../src/domain/request';
 import { cascadeStep, cascadePlanFor, conditionalPassProbability, learnCascadeEvidence, type CascadePlan, type CascadeTrainingRow } from '../src/routing/cascade';
+import { candidatesAndRule } from '../src/routing/costRule';
 import { keptAttemptIndex } from '../src/routing/decisionLog';
+import { extractFeatures } from '../src/routing/features';
 import { nextStep } from '../src/routing/escalation';
 import { assignFolds } from '../src/routing/folds';
 import { escalationLadder } from '../src/routing/ladder';
@@ -122,6 +124,12 @@ describe('cascade routing: the next model by expected gain for its price', () =>
     ];
     assert.equal(cascadePlanFor(candidates, 'c', { lambda: 0.5, judgeCostUsd: 2 }, CORRELATED).passValueUsd, 24);
     assert.equal(cascadePlanFor(candidates, 'c', { lambda: 0, judgeCostUsd: 2 }, CORRELATED).passValueUsd, null);
+    // W = $0.25 a point: the first choice runs at λ = (ĉ_best + g)/(100·W), and a pass is worth 100·W = $25.
+    const features = extractFeatures(RouteRequestSchema.parse({ requestId: 'w', prompt: 'hello', taskType: 'qa' }));
+    const { candidates: priced, best, rule } = candidatesAndRule(LADDER, features, () => 0.5, () => null, { willingnessToPayUsd: 0.25, judgeCostUsd: 0.001 });
+    const bestCost = priced.find((c) => c.id === best.id)!.expectedCostUsd;
+    assert.ok(Math.abs(rule.lambda - (bestCost + 0.001) / 25) < 1e-12);
+    assert.ok(Math.abs(cascadePlanFor(priced, best.id, rule, CORRELATED).passValueUsd! - 25) < 1e-9);
   });
 });
 

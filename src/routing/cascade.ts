@@ -174,23 +174,22 @@ export function cascadeStep(
 
 /**
  * The cascade's plan for one request from the cost rule's priced candidates (candidatesAndRule, costRule.ts): the
- * same ĉ_m, g and λ as the first choice, so one knob sets both.
+ * same ĉ_m, g and λ as the first choice, so one knob sets both. A willingness to pay W has already set
+ * λ = (ĉ_best + g)/(100·W), so V comes out as 100·W.
  */
 export function cascadePlanFor(
   candidates: readonly { id: string; expectedCostUsd: number; passProbability: number }[],
   bestId: string,
   rule: { lambda: number; judgeCostUsd: number },
   evidence: CascadeEvidence,
-  willingnessToPayUsd?: number,
 ): CascadePlan {
   const best = candidates.find((c) => c.id === bestId);
   if (!best) throw new Error(`the best model "${bestId}" is not among the candidates`);
-  const passValueUsd = willingnessToPayUsd !== undefined ? 100 * willingnessToPayUsd : rule.lambda > 0 ? (best.expectedCostUsd + rule.judgeCostUsd) / rule.lambda : null;
   return {
     passProbability: Object.fromEntries(candidates.map((c) => [c.id, c.passProbability])),
     expectedCostUsd: Object.fromEntries(candidates.map((c) => [c.id, c.expectedCostUsd])),
     judgeCostUsd: rule.judgeCostUsd,
-    passValueUsd,
+    passValueUsd: rule.lambda > 0 ? (best.expectedCostUsd + rule.judgeCostUsd) / rule.lambda : null,
     evidence,
   };
 }
