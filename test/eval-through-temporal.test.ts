@@ -91,7 +91,7 @@ describe('eval --through-temporal gives the fast path\'s numbers through real wo
     assert.equal(parsed.operatingPoint?.targetRetention, 1.02);
     assert.ok(parsed.cascade, 'the cascade evidence is stored beside it');
     assert.ok(lines.some((l) => l.startsWith('operating point (5-fold held-out, cascade)')), lines.join('\n'));
-    assert.throws(() => trainStrategy({ ...command, strategy: 'knn', escalation: 'cascade' }), /--escalation cascade needs a strategy with a pass probability for every model \(classifier\), not "knn"/);
+    assert.throws(() => trainStrategy({ ...command, strategy: 'knn', escalation: 'cascade' }), /--escalation: "cascade" needs a pass probability for every model, which the "knn" strategy does not give/);
   });
 
   it('a trained kNN artefact: kNN is a policy the route activity can run', async () => {

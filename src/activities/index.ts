@@ -16,7 +16,7 @@ import type { CascadePlan } from '../routing/cascade';
 import { escalationPlan, routePlan, type EscalationPlan, type RoutePlan } from '../routing/plan';
 import { speculativeRace } from '../routing/speculative';
 import { seededRandom } from '../routing/random';
-import { strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
+import { cascadeProblem, strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
 import type { RoutingStrategy, StrategyEnv } from '../routing/strategies/types';
 import { BanditStateCache, createBanditActivities, type TemporalAccess } from './bandit';
 import { idempotencyKey, possiblyBilledAttempts, withHeartbeat, type CancelledCall } from './billing';
@@ -149,10 +149,12 @@ export function createActivities(deps: ActivityDeps) {
       // Seeded by the request: a retried activity explores the same way, so its decision does not change.
       const random = seededRandom(Math.floor(unitHash('route', request.requestId) * 2 ** 32));
       const strategy = await strategyFor(policy);
-      const decision = strategy.decide({ request, features, random });
+      // One context for both calls: a strategy may reuse what it computed for the decision.
+      const context = { request, features, random };
+      const decision = strategy.decide(context);
       if (policy.escalation !== 'cascade') return { decision };
-      if (!strategy.cascade) throw new ValidationError('routing policy', [{ path: 'escalation', message: `"cascade" is not available with the "${policy.strategy}" strategy` }]);
-      return { decision, cascade: strategy.cascade({ request, features, random }) };
+      if (!strategy.cascade) throw new ValidationError('routing policy', [{ path: 'escalation', message: cascadeProblem(policy.strategy) ?? 'no cascade' }]);
+      return { decision, cascade: strategy.cascade(context) };
     } catch (err) {
       // A missing, broken or mismatched artefact is configuration: retrying the request cannot fix it.
       if (err instanceof ValidationError || (err as NodeJS.ErrnoException).code === 'ENOENT') {

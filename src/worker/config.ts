@@ -4,7 +4,7 @@ import { parseOrThrow, ValidationError } from '../domain/validation';
 import { fileStrategyEnv } from '../activities/fileCache';
 import { bestModel, escalationLadder } from '../routing/ladder';
 import { speculativePartner } from '../routing/speculative';
-import { RoutingPolicySchema, strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
+import { cascadeProblem, RoutingPolicySchema, strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
 import type { StrategyEnv } from '../routing/strategies/types';
 import defaultCatalog from '../../config/catalog.json';
 import banditPolicy from '../../config/bandit-policy.json';
@@ -56,9 +56,8 @@ export function loadRouterConfig(env: NodeJS.ProcessEnv = process.env): RouterCo
       // A rule or a speculative partner naming a missing model, or an artefact trained for another catalog, would fail
       // every request it meets.
       const definition = strategyOf(policy);
-      if (policy.escalation === 'cascade' && !definition.cascades) {
-        throw new ValidationError(subject, [{ path: 'escalation', message: `"cascade" needs a pass probability for every model, which the "${policy.strategy}" strategy does not give (use "classifier", or "ladder")` }]);
-      }
+      const cascade = policy.escalation === 'cascade' ? cascadeProblem(policy.strategy) : undefined;
+      if (cascade) throw new ValidationError(subject, [{ path: 'escalation', message: cascade }]);
       definition.check?.(policy, strategyEnv);
       if (policy.speculative) speculativePartner(policy.speculative, { ladder: strategyEnv.ladder, bestModel: bestModel(strategyEnv.ladder).id });
     } catch (err) {

@@ -1,6 +1,6 @@
 import type { RoutingPolicy } from '../../routing/strategies/registry';
 import type { RulesPolicy } from '../../routing/strategies/rules';
-import { definitionNamed, STRATEGY_NAMES } from '../../routing/strategies/registry';
+import { cascadeProblem, definitionNamed, STRATEGY_NAMES } from '../../routing/strategies/registry';
 import type { StrategyEnv } from '../../routing/strategies/types';
 import { ValidationError } from '../../domain/validation';
 import { formatTable, percent } from '../table';
@@ -147,7 +147,7 @@ export async function runEval(cmd: EvalCommand): Promise<EvalOutput> {
 function latencyComparison(cmd: EvalCommand, dataset: EvalDataset, run: RunOptions, bestQuality: number): NonNullable<EvalOutput['latency']> {
   const quiet = { ...run, onProgress: undefined };
   const routed = (escalation: 'ladder' | 'cascade') => offlineStrategy(cmd.strategy, dataset, { ...strategyOptions(cmd, dataset), escalation }).router;
-  const cascades = STRATEGY_NAMES.includes(cmd.strategy) && definitionNamed(cmd.strategy).cascades === true;
+  const cascades = cascadeProblem(cmd.strategy) === undefined;
   const own = cmd.escalation ?? 'ladder';
   const arms: [string, Router, RunOptions][] = [
     [`${cmd.strategy} + ladder`, routed('ladder'), quiet],

@@ -3,7 +3,7 @@ import { assignFolds, type FoldAssignment } from '../../routing/folds';
 import { unitHash } from '../../routing/hash';
 import { escalationLadder } from '../../routing/ladder';
 import { seededRandom } from '../../routing/random';
-import { definitionNamed, STRATEGIES, STRATEGY_NAMES, type RoutingPolicy } from '../../routing/strategies/registry';
+import { cascadeProblem, definitionNamed, STRATEGIES, STRATEGY_NAMES, type RoutingPolicy } from '../../routing/strategies/registry';
 import type { RulesPolicy } from '../../routing/strategies/rules';
 import type { FitOptions, Fitted, HeldOutOptions, StrategyEnv, TrainingExample } from '../../routing/strategies/types';
 import { labelsFromQualities } from '../../routing/strategies/classifier/train';
@@ -88,6 +88,18 @@ export function fitHeldOut(
   });
 }
 
+// One cross-validated fit per strategy, dataset and fold settings: an eval that sets the ladder or kNN beside a
+// strategy, or the same strategy under another escalation, does not refit it.
+const fits = new WeakMap<EvalDataset, Map<string, Fitted>>();
+function heldOutFit(name: string, dataset: EvalDataset, options: OfflineStrategyOptions): Fitted {
+  const key = [name, options.folds, options.seed, options.k, options.gate.judgeCostRatio ?? DEFAULT_JUDGE_COST_RATIO].join('|');
+  const byKey = fits.get(dataset) ?? new Map<string, Fitted>();
+  fits.set(dataset, byKey);
+  const fitted = byKey.get(key) ?? fitHeldOut(name, dataset, options);
+  byKey.set(key, fitted);
+  return fitted;
+}
+
 /** Held-out choices as a λ family over the rows (with the cascade's plan on each when options.cascade). */
 export function heldOutFamily(fitted: Fitted, rows: readonly EvalRow[], options: HeldOutOptions = {}): RouterFamily {
   const index = new Map(rows.map((r, i) => [r.rowId, i]));
@@ -106,7 +118,7 @@ export function policyRouter(policy: RoutingPolicy, env: StrategyEnv, seed: numb
     const context = { request: row.request, features: extractFeatures(row.request), random };
     const decision = strategy.decide(context);
     const cascade = policy.escalation === 'cascade' ? strategy.cascade?.(context) : undefined;
-    if (policy.escalation === 'cascade' && !cascade) throw new Error(`escalation "cascade" needs a strategy with pass probabilities for every model; "${policy.strategy}" has none`);
+    if (policy.escalation === 'cascade' && !cascade) throw new Error(`escalation: ${cascadeProblem(policy.strategy) ?? 'no cascade'}`);
     return { model: decision.model, confidence: decision.confidence, ...(cascade && { cascade }) };
   };
 }
@@ -131,9 +143,8 @@ const POLICY_BASE = (options: Pick<OfflineStrategyOptions, 'maxEscalations' | 'e
 
 /** The strategy (or baseline) named `name`, as the offline harness runs it. */
 export function offlineStrategy(name: string, dataset: EvalDataset, options: OfflineStrategyOptions): OfflineStrategy {
-  if (options.escalation === 'cascade' && !(STRATEGY_NAMES.includes(name) && definitionNamed(name).cascades)) {
-    throw new Error(`--escalation cascade needs a strategy with a pass probability for every model (classifier), not "${name}"`);
-  }
+  const cascadeIssue = options.escalation === 'cascade' ? cascadeProblem(name) : undefined;
+  if (cascadeIssue) throw new Error(`--escalation: ${cascadeIssue}`);
   switch (name) {
     case 'oracle':
       return { router: oracleRouter(DEFAULT_THRESHOLD), note: 'per-prompt oracle: the cheapest model that passes (an upper bound, not a router)' };
@@ -156,7 +167,7 @@ export function offlineStrategy(name: string, dataset: EvalDataset, options: Off
     return { router, family, params: LAMBDA_GRID, note: `${name} ${options.model} (in-sample if these rows trained it); metrics at ${options.lambda !== undefined ? `λ=${options.lambda}` : "the artefact's operating point"}, curve over λ` };
   }
   if (!definition.fit) throw new Error(`strategy "${name}" has no offline evaluation here`);
-  const fitted = fitHeldOut(name, dataset, options);
+  const fitted = heldOutFit(name, dataset, options);
   const cascade = options.escalation === 'cascade';
   const family = heldOutFamily(fitted, dataset.rows, { cascade });
   const lambda = options.lambda ?? 1;

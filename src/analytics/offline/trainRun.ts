@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { definitionNamed } from '../../routing/strategies/registry';
+import { cascadeProblem, definitionNamed } from '../../routing/strategies/registry';
 import { formatTable, percent } from '../table';
 import { loadEvalDataset } from './dataset';
 import { DEFAULT_THRESHOLD } from './evaluate';
@@ -41,7 +41,8 @@ export interface TrainResult {
 export function trainStrategy(cmd: TrainCommand): TrainResult {
   const definition = definitionNamed(cmd.strategy);
   if (!definition.fit) throw new Error(`strategy "${cmd.strategy}" is not trained on labelled outcomes`);
-  if (cmd.escalation === 'cascade' && !definition.cascades) throw new Error(`--escalation cascade needs a strategy with a pass probability for every model (classifier), not "${cmd.strategy}"`);
+  const cascadeIssue = cmd.escalation === 'cascade' ? cascadeProblem(cmd.strategy) : undefined;
+  if (cascadeIssue) throw new Error(`--escalation: ${cascadeIssue}`);
   const dataset = loadEvalDataset(cmd.data, cmd.prices ? { prices: cmd.prices } : {});
   const started = Date.now();
   const fitted = fitHeldOut(cmd.strategy, dataset, {

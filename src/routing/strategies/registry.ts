@@ -35,3 +35,9 @@ export function definitionNamed(name: string): StrategyDefinition<RoutingPolicy>
   // Each definition accepts exactly the policies its own schema parses, which is what the discriminant selects.
   return definition as unknown as StrategyDefinition<RoutingPolicy>;
 }
+
+/** Why a strategy cannot escalate by the cascade (it gives no pass probability for every model); undefined if it can. */
+export function cascadeProblem(strategy: string): string | undefined {
+  if (STRATEGY_NAMES.includes(strategy) && definitionNamed(strategy).cascades) return undefined;
+  return `"cascade" needs a pass probability for every model, which the "${strategy}" strategy does not give (use "classifier", or "ladder")`;
+}

@@ -3,11 +3,11 @@ import { heldOutByCost } from '../../costRule';
 import { extractFeatures } from '../../features';
 import type { Rung } from '../../ladder';
 import { checkArtefact } from '../artefactCheck';
-import type { StrategyDefinition, StrategyEnv } from '../types';
+import type { DecisionContext, StrategyDefinition, StrategyEnv } from '../types';
 import { ClassifierPolicySchema, type ClassifierPolicy } from './policy';
 import { ValidationError } from '../../../domain/validation';
 import { learnCascadeEvidence } from '../../cascade';
-import { cascadeByClassifier, routeByClassifier } from './route';
+import { cascadeOfPriced, decisionOfPriced, priceRequest, type PricedRequest } from './route';
 import { trainClassifier } from './train';
 
 /** Pass/fail labels as qualities (1/0) for examples that carry no recorded quality. */
@@ -53,9 +53,25 @@ export const classifierStrategy: StrategyDefinition<ClassifierPolicy, typeof Cla
       ...(judgeCostRatio !== undefined ? { judgeCostRatio } : {}),
       ...(policy.willingnessToPayUsd !== undefined ? { willingnessToPayUsd: policy.willingnessToPayUsd } : {}),
     };
+    // The route activity asks for the decision and then the cascade's plan with one context: price the request once.
+    const priced = new WeakMap<DecisionContext, { artefact: ClassifierArtefact; request: PricedRequest }>();
+    const pricedFor = (context: DecisionContext) => {
+      const artefact = loadClassifierArtefact(artefactPath, env);
+      const hit = priced.get(context);
+      if (hit && hit.artefact === artefact) return hit;
+      const fresh = { artefact, request: priceRequest(artefact, env.ladder, context.request, context.features, options) };
+      priced.set(context, fresh);
+      return fresh;
+    };
     return {
-      decide: ({ request, features }) => routeByClassifier(loadClassifierArtefact(artefactPath, env), env.ladder, request, features, options),
-      cascade: ({ request, features }) => cascadeByClassifier(loadClassifierArtefact(artefactPath, env), env.ladder, request, features, options),
+      decide: (context) => {
+        const { artefact, request } = pricedFor(context);
+        return decisionOfPriced(artefact, env.ladder, request);
+      },
+      cascade: (context) => {
+        const { artefact, request } = pricedFor(context);
+        return cascadeOfPriced(artefact, request);
+      },
     };
   },
   fit(examples, folds, ladder, options) {

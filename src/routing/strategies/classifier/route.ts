@@ -7,8 +7,11 @@ import { candidatesAndRule, chooseByThreshold, describeChoice, type CostRuleOpti
 import type { Rung } from '../../ladder';
 import { describeContributions, passProbabilitiesOfVector, requestVector, topFeaturesOfVector } from './predict';
 
-/** The request's probabilities, priced by the cost rule (candidates for the cascade, the rule's choice). */
-function priced(artefact: ClassifierArtefact, ladder: readonly Rung[], request: Pick<RouteRequest, 'prompt' | 'history'>, features: RequestFeatures, options: CostRuleOptions) {
+/** One request as the classifier sees it: its vector, every model's probability priced by the cost rule, the choice. */
+export type PricedRequest = ReturnType<typeof priceRequest>;
+
+/** The request's probabilities, priced by the cost rule: computed once, for the decision and for the cascade. */
+export function priceRequest(artefact: ClassifierArtefact, ladder: readonly Rung[], request: Pick<RouteRequest, 'prompt' | 'history'>, features: RequestFeatures, options: CostRuleOptions = {}) {
   const x = requestVector(artefact, request, features);
   const p = passProbabilitiesOfVector(artefact, x);
   const known = new Map(artefact.catalog.map((m) => [m.id, m]));
@@ -18,15 +21,8 @@ function priced(artefact: ClassifierArtefact, ladder: readonly Rung[], request: 
 }
 
 /** The cascade's plan for the request: the same probabilities and prices as the decision, and the learnt evidence. */
-export function cascadeByClassifier(
-  artefact: ClassifierArtefact,
-  ladder: readonly Rung[],
-  request: Pick<RouteRequest, 'prompt' | 'history'>,
-  features: RequestFeatures,
-  options: CostRuleOptions = {},
-): CascadePlan {
+export function cascadeOfPriced(artefact: ClassifierArtefact, { candidates, best, rule }: PricedRequest): CascadePlan {
   if (!artefact.cascade) throw new ValidationError('classifier artefact', [{ path: 'cascade', message: 'is missing: retrain the artefact to escalate by "cascade"' }]);
-  const { candidates, best, rule } = priced(artefact, ladder, request, features, options);
   return cascadePlanFor(candidates, best.id, rule, artefact.cascade);
 }
 
@@ -41,7 +37,11 @@ export function routeByClassifier(
   features: RequestFeatures,
   options: CostRuleOptions = {},
 ): RoutingDecision {
-  const { x, choice, rule } = priced(artefact, ladder, request, features, options);
+  return decisionOfPriced(artefact, ladder, priceRequest(artefact, ladder, request, features, options));
+}
+
+/** The decision, with its reason, from a priced request. */
+export function decisionOfPriced(artefact: ClassifierArtefact, ladder: readonly Rung[], { x, choice, rule }: PricedRequest): RoutingDecision {
   const top = topFeaturesOfVector(artefact, x, choice.model, 3);
   return {
     model: choice.model,
