@@ -161,7 +161,35 @@ export const DecisionLogSchema = z.object({
 });
 export type DecisionLog = z.infer<typeof DecisionLogSchema>;
 
+/**
+ * One shadow evaluation: after a request was answered, the best model answered it too and a judge scored both
+ * answers blind (in an order it was not told). Quality retention on live traffic is estimated from these.
+ */
+export const ShadowSampleSchema = z.object({
+  requestId: z.string(),
+  /** The shadow run's own workflow id (a child of the request's workflow). */
+  workflowId: z.string(),
+  timestamp: z.string(),
+  tenant: z.string(),
+  policyId: z.string(),
+  strategy: StrategyNameSchema,
+  /** The model whose answer the request kept (the decision log's finalModel). */
+  routedModel: z.string(),
+  bestModel: z.string(),
+  judgeModel: z.string(),
+  routedScore: z.number().min(0).max(1),
+  bestScore: z.number().min(0).max(1),
+  /** Which answer the judge saw first: recorded so the order's effect can be checked. */
+  routedShownFirst: z.boolean(),
+  /** The best model's call plus the judge's: shadow cost, never part of the request's costUsd. */
+  costUsd: z.number().nonnegative(),
+  origin: z.enum([...ANSWER_ORIGINS, 'mixed']),
+});
+export type ShadowSample = z.infer<typeof ShadowSampleSchema>;
+
 /** Where finished requests are written; implementations must treat a repeated requestId as already written. */
 export interface DecisionLogSink {
   record(log: DecisionLog): void | Promise<void>;
+  /** Shadow samples, once per requestId as well. */
+  recordShadow?(sample: ShadowSample): void | Promise<void>;
 }
