@@ -193,9 +193,9 @@ describe('loadRouterConfig', () => {
 });
 
 /** wireActivityDeps's error for this environment (default config), asserted to be thrown. */
-function wiringError(env: NodeJS.ProcessEnv): Error {
+async function wiringError(env: NodeJS.ProcessEnv): Promise<Error> {
   try {
-    wireActivityDeps(loadRouterConfig({}), env).store.close();
+    await (await wireActivityDeps(loadRouterConfig({}), env)).close();
   } catch (err) {
     assert.ok(err instanceof Error);
     return err;
@@ -204,44 +204,44 @@ function wiringError(env: NodeJS.ProcessEnv): Error {
 }
 
 describe('wireActivityDeps', () => {
-  it('rejects an OPENAI_BASE_URL that is not an http(s) URL, naming the variable and the rule', () => {
-    assert.equal(wiringError({ OPENAI_BASE_URL: 'not-a-url' }).message, 'OPENAI_BASE_URL: must be an absolute http:// or https:// URL (e.g. https://api.openai.com/v1), got "not-a-url"');
-    assert.equal(wiringError({ OPENAI_BASE_URL: 'ftp://models.example/v1' }).message, 'OPENAI_BASE_URL: must use http:// or https://, got "ftp://models.example/v1"');
+  it('rejects an OPENAI_BASE_URL that is not an http(s) URL, naming the variable and the rule', async () => {
+    assert.equal((await wiringError({ OPENAI_BASE_URL: 'not-a-url' })).message, 'OPENAI_BASE_URL: must be an absolute http:// or https:// URL (e.g. https://api.openai.com/v1), got "not-a-url"');
+    assert.equal((await wiringError({ OPENAI_BASE_URL: 'ftp://models.example/v1' })).message, 'OPENAI_BASE_URL: must use http:// or https://, got "ftp://models.example/v1"');
   });
 
-  it('never repeats the credentials of an OPENAI_BASE_URL in its error', () => {
+  it('never repeats the credentials of an OPENAI_BASE_URL in its error', async () => {
     // (Credentials in a valid http(s) URL are accepted and sent as Basic auth: test/secrets.test.ts.)
     for (const url of ['admin:s3cret@models.example', 'ftp://admin:s3cret@models.example']) {
-      const { message } = wiringError({ OPENAI_BASE_URL: url });
+      const { message } = await wiringError({ OPENAI_BASE_URL: url });
       assert.match(message, /^OPENAI_BASE_URL: must/);
       assert.doesNotMatch(message, /s3cret|admin/, message);
     }
   });
 
-  it('rejects a directory as the decision log, naming the variable and the rule', () => {
+  it('rejects a directory as the decision log, naming the variable and the rule', async () => {
     const logDir = join(dir, 'a-directory');
     mkdirSync(logDir);
-    assert.equal(wiringError({ MODEL_ROUTER_DECISION_LOG: logDir }).message, `MODEL_ROUTER_DECISION_LOG: "${logDir}" is a directory: the decision log must be a SQLite file (e.g. .model-router/decision-log.db)`);
+    assert.equal((await wiringError({ MODEL_ROUTER_DECISION_LOG: logDir })).message, `MODEL_ROUTER_DECISION_LOG: "${logDir}" is a directory: the decision log must be a SQLite file (e.g. .model-router/decision-log.db)`);
   });
 
-  it('rejects a decision log under /proc or /sys before SQLite can spin on it', () => {
+  it('rejects a decision log under /proc or /sys before SQLite can spin on it', async () => {
     for (const [path, root] of [['/proc/self/decision-log.db', '/proc'], ['/proc/self/status', '/proc'], ['/sys/kernel/decision-log.db', '/sys']] as const) {
-      assert.equal(wiringError({ MODEL_ROUTER_DECISION_LOG: path }).message, `MODEL_ROUTER_DECISION_LOG: "${path}" is under ${root}: the decision log must be a SQLite file on a real filesystem`);
+      assert.equal((await wiringError({ MODEL_ROUTER_DECISION_LOG: path })).message, `MODEL_ROUTER_DECISION_LOG: "${path}" is under ${root}: the decision log must be a SQLite file on a real filesystem`);
     }
   });
 
-  it('rejects a decision log whose parent is a file, naming the variable and the rule', () => {
+  it('rejects a decision log whose parent is a file, naming the variable and the rule', async () => {
     const file = join(dir, 'a-file');
     writeFileSync(file, 'not a directory');
     const path = join(file, 'decision-log.db');
-    assert.equal(wiringError({ MODEL_ROUTER_DECISION_LOG: path }).message, `MODEL_ROUTER_DECISION_LOG: "${path}" cannot be created: ${file} is not a directory`);
+    assert.equal((await wiringError({ MODEL_ROUTER_DECISION_LOG: path })).message, `MODEL_ROUTER_DECISION_LOG: "${path}" cannot be created: ${file} is not a directory`);
   });
 
-  it('opens a decision log whose directories do not exist yet', () => {
+  it('opens a decision log whose directories do not exist yet', async () => {
     const path = join(dir, 'new', 'nested', 'decision-log.db');
-    const { store } = wireActivityDeps(loadRouterConfig({}), { MODEL_ROUTER_DECISION_LOG: path });
-    assert.equal(store.path, path);
-    assert.equal(store.count(), 0);
-    store.close();
+    const wiring = await wireActivityDeps(loadRouterConfig({}), { MODEL_ROUTER_DECISION_LOG: path });
+    assert.deepEqual(wiring.store.location, { kind: 'sqlite', path, display: path });
+    assert.equal(await wiring.store.count(), 0);
+    await wiring.close();
   });
 });

@@ -47,7 +47,7 @@ describe('routeRequest on the Temporal dev server', () => {
     [env, server] = await Promise.all([devServerEnv(), startOpenAIServer(judgedModels()), workflowBundle()]);
   });
   after(async () => {
-    for (const store of stores) store.close();
+    for (const store of stores) await store.close();
     for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
     await server?.close();
     await env?.teardown();
@@ -171,7 +171,7 @@ describe('routeRequest on the Temporal dev server', () => {
   it('writes one decision-log row per request, with the cost the caller was given', { timeout: 60_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'router-decision-log-'));
     tempDirs.push(dir);
-    const store = new DecisionLogStore(join(dir, 'nested', 'decisions.sqlite'));
+    const store = await DecisionLogStore.open(join(dir, 'nested', 'decisions.sqlite'));
     stores.push(store);
     const escalating: RouteRequestInput = { requestId: 'log-hard', prompt: `${HARD_MARKER} Classify: "is this spam?"`, taskType: 'classification' };
     const plain: RouteRequestInput = { requestId: 'log-plain', prompt: 'Classify: "hello there"', taskType: 'classification' };
@@ -183,22 +183,22 @@ describe('routeRequest on the Temporal dev server', () => {
     );
 
     assert.deepEqual(again, log);
-    const row = store.get('log-hard');
+    const row = (await store.get('log-hard'));
     assert.ok(row, 'the escalated request has a row');
     assert.equal(row.costUsd, log.costUsd);
     assert.deepEqual(row.attempts, log.attempts);
-    assert.equal(store.get('log-plain')?.costUsd, other.costUsd);
-    assert.equal(store.count(), 2, 'the repeated requestId added no row');
+    assert.equal((await store.get('log-plain'))?.costUsd, other.costUsd);
+    assert.equal((await store.count()), 2, 'the repeated requestId added no row');
 
     // A retried recordDecision activity writes the same log again; the store must not count it twice.
-    store.record(log);
-    assert.equal(store.count(), 2);
+    await store.record(log);
+    assert.equal((await store.count()), 2);
   });
 
   it('a 10 MB prompt completes through the claim-check: stored once, a history under 1 MB, the prompt hashed at rest', { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'router-claim-check-'));
     tempDirs.push(dir);
-    const store = new DecisionLogStore(join(dir, 'decisions.sqlite'));
+    const store = await DecisionLogStore.open(join(dir, 'decisions.sqlite'));
     stores.push(store);
     const contentStore = new FileContentStore(join(dir, 'content'));
     const marker = 'needle-in-a-large-prompt';
@@ -221,7 +221,7 @@ describe('routeRequest on the Temporal dev server', () => {
     assert.ok(history.length < 1_000_000, `history is ${history.length} characters`);
     assert.ok(!history.includes(marker), 'the prompt is not in the history');
     assert.equal(readdirSync(join(dir, 'content')).length, 1, 'stored once');
-    const row = store.get('claim-check-10mb');
+    const row = (await store.get('claim-check-10mb'));
     assert.deepEqual(row?.prompt, { storage: 'hashed', sha256: createHash('sha256').update(prompt).digest('hex') });
   });
 
@@ -237,7 +237,7 @@ describe('routeRequest on the Temporal dev server', () => {
   it('keeps prompts at rest as the policy says: plain text, or nothing', { timeout: 60_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'router-store-prompts-'));
     tempDirs.push(dir);
-    const store = new DecisionLogStore(join(dir, 'decisions.sqlite'));
+    const store = await DecisionLogStore.open(join(dir, 'decisions.sqlite'));
     stores.push(store);
     const policies = new Map([...defaultPolicies({ id: 'default-plain', storePrompts: 'plain' }), ...defaultPolicies({ id: 'default-none', storePrompts: 'none' })]);
     const prompt = 'Classify: "where is my parcel"';
@@ -249,7 +249,7 @@ describe('routeRequest on the Temporal dev server', () => {
       },
       { decisionLog: store, policies },
     );
-    assert.deepEqual(store.get('prompt-plain')?.prompt, { storage: 'plain', text: prompt });
-    assert.equal(store.get('prompt-none')?.prompt, undefined);
+    assert.deepEqual((await store.get('prompt-plain'))?.prompt, { storage: 'plain', text: prompt });
+    assert.equal((await store.get('prompt-none'))?.prompt, undefined);
   });
 });

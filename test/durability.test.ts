@@ -65,7 +65,7 @@ describe('a worker killed mid-request', () => {
     const [, signal] = (await once(workerA, 'exit')) as [number | null, NodeJS.Signals | null];
     assert.equal(signal, 'SIGKILL', `worker A was killed, not stopped:\n${started.stderr()}`);
 
-    store = new DecisionLogStore(decisionLogPath);
+    store = await DecisionLogStore.open(decisionLogPath);
     const workerB = await createRouterWorker({
       connection: env.nativeConnection,
       taskQueue: TASK_QUEUE,
@@ -87,15 +87,15 @@ describe('a worker killed mid-request', () => {
     assert.ok(attempt.verdict && attempt.verdict.costUsd > 0);
     assert.ok(Math.abs(log.costUsd - (callPrice + attempt.verdict.costUsd)) < 1e-15, `cost ${log.costUsd} is one call plus one judgement`);
 
-    assert.equal(store.count(), 1);
-    assert.equal(store.get('survives-a-crash')?.costUsd, log.costUsd);
+    assert.equal((await store.count()), 1);
+    assert.equal((await store.get('survives-a-crash'))?.costUsd, log.costUsd);
 
     // The killed call may have been billed: it is recorded as its own estimated entry, not hidden nor in costUsd.
     assert.deepEqual(attempt.possiblyBilled && { calls: attempt.possiblyBilled.calls, estimate: attempt.possiblyBilled.estimate }, { calls: 1, estimate: true });
     assert.ok(attempt.possiblyBilled!.usd > 0, 'the estimate prices the lost call');
     assert.ok(Math.abs(log.costUsd - (callPrice + attempt.verdict.costUsd)) < 1e-15, 'and costUsd still counts what was seen, once');
     assert.equal(log.possiblyBilledCalls, 1);
-    assert.equal(store.get('survives-a-crash')?.possiblyBilledUsd, attempt.possiblyBilled!.usd);
+    assert.equal((await store.get('survives-a-crash'))?.possiblyBilledUsd, attempt.possiblyBilled!.usd);
     // Both tries carried the same idempotency key, so a deduplicating provider would have billed one.
     const keys = server.calls.filter((c) => c.model === 'small-model').map((c) => c.headers['idempotency-key']);
     assert.equal(keys.length, 2);

@@ -40,7 +40,7 @@ async function routeWith(
 ): Promise<DecisionLog[]> {
   const policies = defaultPolicies({ gate: { threshold: 0.95, ...(options.onJudgeUnavailable ? { onJudgeUnavailable: options.onJudgeUnavailable } : {}) } });
   const config = { catalog, policies, strategyEnv: fileStrategyEnv(escalationLadder(catalog.models)) };
-  const wiring = wireActivityDeps(
+  const wiring = await wireActivityDeps(
     config,
     { OPENAI_BASE_URL: server.baseUrl, MODEL_ROUTER_JUDGE_MODEL: 'judge-model' },
     { decisionLogPath: ':memory:', ...(options.circuitBreaker ? { circuitBreaker: options.circuitBreaker } : {}) },
@@ -55,7 +55,7 @@ async function routeWith(
       return logs;
     });
   } finally {
-    wiring.store.close();
+    await wiring.close();
   }
 }
 
@@ -152,10 +152,10 @@ describe('a judge that is down, with the default policy (escalate), on the time-
 });
 
 describe('gate.onJudgeUnavailable at start-up', () => {
-  it('refuses a failover judge that is not in the catalog, and a choice it does not know, naming the field', () => {
+  it('refuses a failover judge that is not in the catalog, and a choice it does not know, naming the field', async () => {
     const policies = defaultPolicies({ gate: { threshold: 0.95, onJudgeUnavailable: { failover: 'gpt-5-judge' } } });
     const config = { catalog, policies, strategyEnv: fileStrategyEnv(escalationLadder(catalog.models)) };
-    assert.throws(
+    await assert.rejects(
       () => wireActivityDeps(config, { OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' }, { decisionLogPath: ':memory:' }),
       /routing policy "default": gate\.onJudgeUnavailable\.failover: "gpt-5-judge" is not in the catalog/,
     );

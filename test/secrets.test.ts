@@ -92,14 +92,14 @@ describe('credentials never reach history, the decision log or the worker log', 
     const decisionLogPath = join(dir, 'decision-log.db');
     const catalog = catalogWithJudges('openai', ['judge-model']);
     const config = { catalog, policies: defaultPolicies(), strategyEnv: fileStrategyEnv(escalationLadder(catalog.models)) };
-    const wiring = wireActivityDeps(config, { MODEL_ROUTER_JUDGE_MODEL: 'judge-model', ...workerEnv }, { decisionLogPath });
+    const wiring = await wireActivityDeps(config, { MODEL_ROUTER_JUDGE_MODEL: 'judge-model', ...workerEnv }, { decisionLogPath });
     const taskQueue = `secrets-${requestId}`;
     const worker = await createRouterWorker({ connection: env.nativeConnection, taskQueue, workflows: { bundle: await workflowBundle() }, deps: wiring.deps });
     const logLinesBefore = workerLog.length;
     const consoleBefore = consoleOutput.length;
     const router = new RoutingToEndClient({ client: env.client, taskQueue });
     const log = await worker.runUntil(router.route({ requestId, prompt: 'Classify the intent of: "Where is my parcel?"', taskType: 'classification' }));
-    wiring.store.close();
+    await wiring.close();
 
     const history = await env.client.workflow.getHandle(routeWorkflowId(requestId)).fetchHistory();
     const db = new Database(decisionLogPath, { readonly: true });

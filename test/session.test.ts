@@ -38,7 +38,7 @@ const request = (requestId: string) => ({ requestId, prompt: 'Is this about bill
 
 before(async () => {
   server = await startLocalServer();
-  production = wireActivityDeps(loadRouterConfig({}), { MODEL_ROUTER_DECISION_LOG: productionLog });
+  production = await wireActivityDeps(loadRouterConfig({}), { MODEL_ROUTER_DECISION_LOG: productionLog });
   productionWorker = await createRouterWorker({ connection: server.nativeConnection, client: server.client, taskQueue: TASK_QUEUE, deps: production.deps, workflows: workflowCode() });
   productionRunning = productionWorker.run();
 });
@@ -47,7 +47,7 @@ after(async () => {
   productionWorker.shutdown();
   await productionRunning;
   await server.teardown();
-  production.store.close();
+  await production.store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -76,7 +76,7 @@ describe('openSession', () => {
       assert.equal(log.requestId, 'session-remote-1');
       // The answer came back early; the deployed worker writes the row as the run ends.
       await session.client.workflow.getHandle(log.workflowId).result();
-      assert.equal(production.store.get('session-remote-1')?.workflowId, 'route-session-remote-1');
+      assert.equal((await production.store.get('session-remote-1'))?.workflowId, 'route-session-remote-1');
       assert.equal(existsSync(localLog), false, 'the local decision log was never opened');
     } finally {
       await session.close();
@@ -103,7 +103,7 @@ describe('openSession', () => {
     const ok = await runCli(['route', '--address', server.address, '--prompt', 'Summarise: the parcel came late.', '--request-id', 'cli-remote-1', '--json'], { env });
     assert.equal(ok.code, 0, ok.stderr);
     await server.client.workflow.getHandle('route-cli-remote-1').result();
-    assert.equal(production.store.get('cli-remote-1')?.requestId, 'cli-remote-1');
+    assert.equal((await production.store.get('cli-remote-1'))?.requestId, 'cli-remote-1');
     assert.equal(existsSync(localLog), false, 'the CLI opened no local decision log');
 
     const conflict = await runCli(['route', '--address', server.address, '--prompt', 'Summarise: the parcel came early.', '--request-id', 'cli-remote-1'], { env });
@@ -122,8 +122,8 @@ describe('openSession', () => {
       assert.notEqual(taskQueue, TASK_QUEUE);
       assert.match(taskQueue, /^model-router-[0-9a-f-]{36}$/);
       await session.worker.runUntil(routeToEnd(session, request('session-private-1')));
-      assert.equal(session.wiring.store.get('session-private-1')?.requestId, 'session-private-1');
-      assert.equal(production.store.get('session-private-1'), undefined);
+      assert.equal((await session.wiring.store.get('session-private-1'))?.requestId, 'session-private-1');
+      assert.equal((await production.store.get('session-private-1')), undefined);
     } finally {
       await session.close();
     }
@@ -135,12 +135,12 @@ describe('openSession', () => {
       assert.notEqual(session.worker.options.taskQueue, TASK_QUEUE);
       const log = await session.worker.runUntil(routeToEnd(session, request('session-embedded-1')));
       assert.equal(log.requestId, 'session-embedded-1');
-      assert.equal(session.wiring.store.get('session-embedded-1')?.requestId, 'session-embedded-1');
+      assert.equal((await session.wiring.store.get('session-embedded-1'))?.requestId, 'session-embedded-1');
     } finally {
       await session.close();
     }
-    const store = new DecisionLogStore(localLog);
-    assert.deepEqual(store.all().map((l) => l.requestId).sort(), ['session-embedded-1', 'session-private-1']);
-    store.close();
+    const store = await DecisionLogStore.open(localLog);
+    assert.deepEqual((await store.all()).map((l) => l.requestId).sort(), ['session-embedded-1', 'session-private-1']);
+    await store.close();
   });
 });

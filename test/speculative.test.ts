@@ -224,7 +224,7 @@ describe('a worker killed mid-race (dev server)', () => {
     const [, signal] = (await once(workerA, 'exit')) as [number | null, NodeJS.Signals | null];
     assert.equal(signal, 'SIGKILL', `worker A was killed, not stopped:\n${started.stderr()}`);
 
-    store = new DecisionLogStore(decisionLogPath);
+    store = await DecisionLogStore.open(decisionLogPath);
     const workerB = await createRouterWorker({
       connection: env.nativeConnection,
       taskQueue: TASK_QUEUE,
@@ -250,7 +250,7 @@ describe('a worker killed mid-race (dev server)', () => {
     assert.deepEqual([routed!.possiblyBilled?.calls, partner!.possiblyBilled?.calls], [1, 1]);
     assert.equal(log.possiblyBilledCalls, 2);
 
-    assert.equal(store.count(), 1);
-    assert.equal(store.get('race-survives-a-crash')?.costUsd, log.costUsd);
+    assert.equal((await store.count()), 1);
+    assert.equal((await store.get('race-survives-a-crash'))?.costUsd, log.costUsd);
   });
 });

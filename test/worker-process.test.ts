@@ -55,9 +55,9 @@ describe('production worker process (prebuilt bundle)', () => {
       worker.kill('SIGTERM');
       await stopped;
       assert.equal(await exited, 0);
-      const store = new DecisionLogStore(decisionLog);
-      assert.equal(store.get('worker-process-1')?.costUsd, log.costUsd, 'the worker wrote the decision log row');
-      store.close();
+      const store = await DecisionLogStore.open(decisionLog);
+      assert.equal((await store.get('worker-process-1'))?.costUsd, log.costUsd, 'the worker wrote the decision log row');
+      await store.close();
     } finally {
       worker.kill('SIGKILL');
     }

@@ -1,105 +1,207 @@
 import Database from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DecisionLogSchema, type DecisionLog, type DecisionLogSink } from '../domain/results';
+import { Pool } from 'pg';
+import { DecisionLogSchema, type DecisionLog, type DecisionLogSink, type ShadowSample } from '../domain/results';
+import type { ReportFilter, ReportRequest } from './report/model';
+import { parseDecisionLogLocation, type DecisionLogLocation } from './store/location';
+import { migrateDecisionLog } from './store/migrations';
+import { attemptRows, logColumns, shadowColumns, shadowOfRow } from './store/rows';
+import type { DecisionLogDatabase } from './store/tables';
 
 /** How long a write waits for another connection's lock before it fails with a clear error. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+/** How long opening a PostgreSQL connection may take before the store says the database is unreachable. */
+const PG_CONNECT_TIMEOUT_MS = 5_000;
 
-const COLUMNS = [
-  'request_id',
-  'recorded_at',
-  'tenant',
-  'strategy',
-  'selected_model',
-  'final_model',
-  'escalated',
-  'quality_score',
-  'cost_usd',
-  'cost_saved_usd',
-  'possibly_billed_usd',
-  'origin',
-  'log_json',
-] as const;
+export interface DecisionLogStoreOptions {
+  busyTimeoutMs?: number;
+  /** Names the setting the location came from in error messages (e.g. MODEL_ROUTER_DECISION_LOG, --db). */
+  setting?: string;
+}
 
-/** Opens (and creates or migrates) the decision-log database. */
-export function openDecisionLogDb(path: string, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS): Database.Database {
+/** The database could not be reached or opened: names the location (never a password) and the cause. */
+export class DecisionLogUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DecisionLogUnavailableError';
+  }
+}
+
+function sqliteKysely(path: string, busyTimeoutMs: number): { db: Kysely<DecisionLogDatabase>; raw: Database.Database } {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { timeout: busyTimeoutMs });
-  db.pragma('journal_mode = WAL');
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS decision_log (
-      request_id     TEXT PRIMARY KEY,
-      recorded_at    TEXT NOT NULL,
-      tenant         TEXT NOT NULL,
-      strategy       TEXT NOT NULL,
-      selected_model TEXT NOT NULL,
-      final_model    TEXT NOT NULL,
-      escalated      INTEGER NOT NULL,
-      quality_score  REAL NOT NULL,
-      cost_usd       REAL NOT NULL,
-      cost_saved_usd REAL NOT NULL,
-      origin         TEXT NOT NULL,
-      log_json       TEXT NOT NULL
-    )`);
-  // Files written before possibly-billed accounting existed get the column, zero for their rows.
-  const existing = new Set((db.pragma('table_info(decision_log)') as { name: string }[]).map((c) => c.name));
-  if (!existing.has('possibly_billed_usd')) db.exec('ALTER TABLE decision_log ADD COLUMN possibly_billed_usd REAL NOT NULL DEFAULT 0');
-  return db;
+  const raw = new Database(path, { timeout: busyTimeoutMs });
+  raw.pragma('journal_mode = WAL');
+  raw.pragma('foreign_keys = ON');
+  return { db: new Kysely<DecisionLogDatabase>({ dialect: new SqliteDialect({ database: raw }) }), raw };
 }
 
-/**
- * Writes one row. The requestId is the primary key and inserts are "OR IGNORE", so an activity retried after a
- * crash cannot write (or count the cost of) a request twice.
- */
-export function insertDecisionLog(db: Database.Database, log: DecisionLog): void {
-  db.prepare(`INSERT OR IGNORE INTO decision_log (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`).run(
-    log.requestId,
-    log.timestamp,
-    log.tenant,
-    log.strategy,
-    log.selectedModel,
-    log.finalModel,
-    log.wasEscalated ? 1 : 0,
-    log.qualityScore,
-    log.costUsd,
-    log.costSavedUsd,
-    log.possiblyBilledUsd,
-    log.origin,
-    JSON.stringify(log),
-  );
+function postgresKysely(url: string): Kysely<DecisionLogDatabase> {
+  const pool = new Pool({ connectionString: url, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, max: 4 });
+  // An idle client whose server went away must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  return new Kysely<DecisionLogDatabase>({ dialect: new PostgresDialect({ pool }) });
 }
 
+const int = (v: unknown): number => Number(v);
+
 /**
- * One row per request in a SQLite file: reads for reports and tools, and synchronous writes for them and tests.
- * A worker writes through DecisionLogWriter instead, so a locked file never blocks its event loop.
+ * The decision log: one row per request (and its attempts, and at most one shadow sample), in a SQLite file or a
+ * PostgreSQL database, through one schema and one set of Kysely queries. Writes are idempotent by requestId, in
+ * one transaction with the attempts, so a retried activity or two racing workers write a request exactly once.
+ * A worker writes SQLite through DecisionLogWriter (its own thread); PostgreSQL's driver never blocks the loop.
  */
 export class DecisionLogStore implements DecisionLogSink {
-  private readonly db: Database.Database;
+  private constructor(
+    readonly location: DecisionLogLocation,
+    private readonly db: Kysely<DecisionLogDatabase>,
+  ) {}
 
-  constructor(readonly path: string) {
-    this.db = openDecisionLogDb(path);
+  /** Opens the database and brings its schema up to date (refusing one from a newer model-router). */
+  static async open(where: string | DecisionLogLocation, options: DecisionLogStoreOptions = {}): Promise<DecisionLogStore> {
+    const location = typeof where === 'string' ? parseDecisionLogLocation(where, options.setting ?? 'decision log') : where;
+    if (location.kind === 'sqlite') {
+      const { db, raw } = sqliteKysely(location.path, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
+      try {
+        // Kysely runs SQLite migrations outside a transaction; one IMMEDIATE transaction around them keeps a
+        // second process opening the same file from applying them twice.
+        await migrateDecisionLog(db, location.display, async (migrate) => {
+          raw.exec('BEGIN IMMEDIATE');
+          try {
+            await migrate();
+            raw.exec('COMMIT');
+          } catch (err) {
+            if (raw.inTransaction) raw.exec('ROLLBACK');
+            throw err;
+          }
+        });
+      } catch (err) {
+        await db.destroy();
+        throw err;
+      }
+      return new DecisionLogStore(location, db);
+    }
+    const db = postgresKysely(location.url);
+    try {
+      await migrateDecisionLog(db, location.display);
+    } catch (err) {
+      await db.destroy();
+      const { code, message } = err as Error & { code?: string };
+      if (code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|28P01|28000|3D000)$/.test(code)) {
+        throw new DecisionLogUnavailableError(`decision log ${location.display} is unreachable: ${message} (${code})`);
+      }
+      if (/timeout/i.test(message)) throw new DecisionLogUnavailableError(`decision log ${location.display} is unreachable: ${message}`);
+      throw err;
+    }
+    return new DecisionLogStore(location, db);
   }
 
-  record(log: DecisionLog): void {
-    insertDecisionLog(this.db, log);
+  /** Writes the request once: true when this call wrote it, false when its row was already there. */
+  async record(log: DecisionLog): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await this.insertOnce(trx, 'decision_log', logColumns(log)))) return false;
+      const attempts = attemptRows(log);
+      if (attempts.length > 0) await trx.insertInto('decision_attempt').values(attempts).execute();
+      return true;
+    });
   }
 
-  get(requestId: string): DecisionLog | undefined {
-    const row = this.db.prepare('SELECT log_json FROM decision_log WHERE request_id = ?').get(requestId) as { log_json: string } | undefined;
+  /** Writes the shadow sample once: true when this call wrote it. */
+  async recordShadow(sample: ShadowSample): Promise<boolean> {
+    return this.db.transaction().execute((trx) => this.insertOnce(trx, 'shadow_sample', shadowColumns(sample)));
+  }
+
+  private async insertOnce<T extends 'decision_log' | 'shadow_sample'>(trx: Transaction<DecisionLogDatabase>, table: T, row: DecisionLogDatabase[T]): Promise<boolean> {
+    const result = await trx
+      .insertInto(table)
+      .values(row as never)
+      .onConflict((oc) => oc.column('request_id').doNothing())
+      .executeTakeFirst();
+    return int(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  async get(requestId: string): Promise<DecisionLog | undefined> {
+    const row = await this.db.selectFrom('decision_log').select('log_json').where('request_id', '=', requestId).executeTakeFirst();
     return row ? DecisionLogSchema.parse(JSON.parse(row.log_json)) : undefined;
   }
 
-  all(): DecisionLog[] {
-    const rows = this.db.prepare('SELECT log_json FROM decision_log ORDER BY recorded_at, request_id').all() as { log_json: string }[];
+  /** Every request as the workflow logged it, oldest first. */
+  async all(): Promise<DecisionLog[]> {
+    const rows = await this.db.selectFrom('decision_log').select('log_json').orderBy('recorded_at').orderBy('request_id').execute();
     return rows.map((r) => DecisionLogSchema.parse(JSON.parse(r.log_json)));
   }
 
-  count(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM decision_log').get() as { n: number }).n;
+  async count(): Promise<number> {
+    const row = await this.db.selectFrom('decision_log').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    return int(row.n);
   }
 
-  close(): void {
-    this.db.close();
+  /** The requests in a report's window, with their attempts, oldest first. */
+  async requests(filter: ReportFilter = {}): Promise<ReportRequest[]> {
+    let query = this.db.selectFrom('decision_log').selectAll();
+    if (filter.since) query = query.where('recorded_at', '>=', filter.since);
+    if (filter.until) query = query.where('recorded_at', '<', filter.until);
+    if (filter.policy) query = query.where('policy_id', '=', filter.policy);
+    if (filter.tenant) query = query.where('tenant', '=', filter.tenant);
+    const rows = await query.orderBy('recorded_at').orderBy('request_id').execute();
+    if (rows.length === 0) return [];
+    // The same window's attempts in one query (a join on the filtered rows), grouped by request.
+    let attemptQuery = this.db
+      .selectFrom('decision_attempt as a')
+      .innerJoin('decision_log as d', 'd.request_id', 'a.request_id')
+      .select(['a.request_id', 'a.model', 'a.cause', 'a.status', 'a.cost_usd', 'a.verdict_passed', 'a.verdict_score', 'a.attempt_index']);
+    if (filter.since) attemptQuery = attemptQuery.where('d.recorded_at', '>=', filter.since);
+    if (filter.until) attemptQuery = attemptQuery.where('d.recorded_at', '<', filter.until);
+    if (filter.policy) attemptQuery = attemptQuery.where('d.policy_id', '=', filter.policy);
+    if (filter.tenant) attemptQuery = attemptQuery.where('d.tenant', '=', filter.tenant);
+    const attempts = new Map<string, ReportRequest['attempts']>();
+    for (const a of await attemptQuery.orderBy('a.request_id').orderBy('a.attempt_index').execute()) {
+      const list = attempts.get(a.request_id) ?? [];
+      list.push({
+        model: a.model,
+        cause: a.cause,
+        status: a.status,
+        costUsd: Number(a.cost_usd),
+        passed: a.verdict_passed === null ? null : int(a.verdict_passed) === 1,
+        score: a.verdict_score === null ? null : Number(a.verdict_score),
+      });
+      attempts.set(a.request_id, list);
+    }
+    return rows.map((r) => ({
+      requestId: r.request_id,
+      workflowId: r.workflow_id,
+      timestamp: r.recorded_at,
+      tenant: r.tenant,
+      policyId: r.policy_id,
+      strategy: r.strategy,
+      selectedModel: r.selected_model,
+      finalModel: r.final_model,
+      bestModel: r.best_model,
+      propensity: Number(r.propensity),
+      passed: int(r.passed) === 1,
+      escalated: int(r.escalated) === 1,
+      raced: int(r.raced) === 1,
+      costUsd: Number(r.cost_usd),
+      costSavedUsd: Number(r.cost_saved_usd),
+      judgeCostUsd: Number(r.judge_cost_usd),
+      latencyMs: Number(r.latency_ms),
+      origin: r.origin,
+      attempts: attempts.get(r.request_id) ?? [],
+    }));
+  }
+
+  /** Shadow samples in a report's window, by the time they were recorded. */
+  async shadowSamples(filter: ReportFilter = {}): Promise<ShadowSample[]> {
+    let query = this.db.selectFrom('shadow_sample').selectAll();
+    if (filter.since) query = query.where('recorded_at', '>=', filter.since);
+    if (filter.until) query = query.where('recorded_at', '<', filter.until);
+    if (filter.policy) query = query.where('policy_id', '=', filter.policy);
+    if (filter.tenant) query = query.where('tenant', '=', filter.tenant);
+    return (await query.orderBy('recorded_at').orderBy('request_id').execute()).map(shadowOfRow);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
   }
 }

@@ -1,6 +1,6 @@
 import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { DecisionLog, DecisionLogSink } from '../domain/results';
+import type { DecisionLog, DecisionLogSink, ShadowSample } from '../domain/results';
 import type { WriteMessage, WriteReply, WriterThreadData } from './decisionLogThread';
 import { DEFAULT_BUSY_TIMEOUT_MS } from './decisionLogStore';
 
@@ -32,7 +32,7 @@ export class DecisionLogWriteError extends Error {
  */
 export class DecisionLogWriter implements DecisionLogSink {
   private readonly thread: Worker;
-  private readonly pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (inserted: boolean) => void; reject: (err: Error) => void }>();
   private readonly busyTimeoutMs: number;
   private readonly maxPending: number;
   private nextId = 0;
@@ -52,16 +52,25 @@ export class DecisionLogWriter implements DecisionLogSink {
     this.thread.unref();
   }
 
-  record(log: DecisionLog): Promise<void> {
+  /** Resolves to true when this call wrote the row, false when it was already there. */
+  record(log: DecisionLog): Promise<boolean> {
+    return this.send({ log });
+  }
+
+  recordShadow(shadow: ShadowSample): Promise<boolean> {
+    return this.send({ shadow });
+  }
+
+  private send(body: { log: DecisionLog } | { shadow: ShadowSample }): Promise<boolean> {
     if (this.failed) return Promise.reject(new DecisionLogWriteError(`decision log ${this.path}: ${this.failed.message}`));
     if (this.pending.size >= this.maxPending) {
       return Promise.reject(new DecisionLogWriteError(`decision log ${this.path}: ${this.pending.size} writes already waiting (the file is slow or locked); try again later`));
     }
     const id = this.nextId++;
     if (this.pending.size === 0) this.thread.ref();
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<boolean>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.thread.postMessage({ id, log } satisfies WriteMessage);
+      this.thread.postMessage({ id, ...body } satisfies WriteMessage);
     });
   }
 
@@ -72,12 +81,12 @@ export class DecisionLogWriter implements DecisionLogSink {
     await this.thread.terminate();
   }
 
-  private settle({ id, error, code }: WriteReply): void {
+  private settle({ id, inserted, error, code }: WriteReply): void {
     const waiter = this.pending.get(id);
     if (!waiter) return;
     this.pending.delete(id);
     if (this.pending.size === 0) this.thread.unref();
-    if (error === undefined) return waiter.resolve();
+    if (error === undefined) return waiter.resolve(inserted ?? false);
     const reason =
       code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED'
         ? `is locked by another connection (waited ${this.busyTimeoutMs} ms): ${error}`

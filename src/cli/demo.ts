@@ -101,7 +101,7 @@ export async function runDemo(options: { json: boolean; uiPort?: number }): Prom
       return;
     }
     printLearning(learning);
-    console.log(`\nDecision log: ${decisionLogPath} (${session.wiring.store.count()} rows)`);
+    console.log(`\nDecision log: ${decisionLogPath} (${await session.wiring.store.count()} rows)`);
     console.log(`Inspect the runs in the Temporal Web UI: ${session.uiUrl}  (Ctrl-C to stop)`);
     await untilInterrupted();
   } finally {

@@ -308,13 +308,13 @@ function speculativeOption(below: string, partner = 'best', prefer = 'cost'): Sp
 }
 
 /** `eval --decision-log FILE --strategy rules|best|cheapest|MODEL`: another policy, scored on logged traffic. */
-function evaluateOffPolicy(path: string, strategy: string | undefined, lambda: number, json: boolean): void {
+async function evaluateOffPolicy(path: string, strategy: string | undefined, lambda: number, json: boolean): Promise<void> {
   if (!existsSync(path)) throw new ValidationError('command line', [{ path: '--decision-log', message: `no decision-log file at ${path}` }]);
   const ladder = escalationLadder(loadRouterConfig(process.env).catalog.models);
   const target = offPolicyTarget(strategy, ladder, () => loadRulesPolicy(join(PROJECT_ROOT, 'config', 'default-policy.json')));
-  const store = new DecisionLogStore(path);
+  const store = await DecisionLogStore.open(path, { setting: '--decision-log' });
   try {
-    const estimate = offPolicyEstimate(store.all(), target, lambda);
+    const estimate = offPolicyEstimate(await store.all(), target, lambda);
     if (json) console.log(JSON.stringify({ strategy, lambda, ...estimate }, null, 2));
     else {
       console.log(`off-policy estimate of "${strategy}" on ${estimate.n} logged requests (reward = quality − ${lambda}·cost ÷ best model's cost)`);
@@ -323,7 +323,7 @@ function evaluateOffPolicy(path: string, strategy: string | undefined, lambda: n
       console.log(`${estimate.matched} requests match the target's choice; effective sample size ${estimate.effectiveSampleSize.toFixed(1)}`);
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

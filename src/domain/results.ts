@@ -189,7 +189,7 @@ export type ShadowSample = z.infer<typeof ShadowSampleSchema>;
 
 /** Where finished requests are written; implementations must treat a repeated requestId as already written. */
 export interface DecisionLogSink {
-  record(log: DecisionLog): void | Promise<void>;
+  record(log: DecisionLog): void | boolean | Promise<void | boolean>;
   /** Shadow samples, once per requestId as well. */
-  recordShadow?(sample: ShadowSample): void | Promise<void>;
+  recordShadow?(sample: ShadowSample): void | boolean | Promise<void | boolean>;
 }

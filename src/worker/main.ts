@@ -24,7 +24,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   if (!existsSync(WORKFLOW_BUNDLE_PATH)) throw new Error(`no workflow bundle at ${WORKFLOW_BUNDLE_PATH}: run "npm run build" first`);
   Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const config = loadRouterConfig(env);
-  const wiring = wireActivityDeps(config, env);
+  const wiring = await wireActivityDeps(config, env);
   const address = env.TEMPORAL_ADDRESS ?? 'localhost:7233';
   const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
   const dataConverter = dataConverterFromEnv(env);

@@ -93,7 +93,7 @@ export async function openSession(options: EmbeddedSessionOptions | RemoteSessio
   const config = loadRouterConfig(env);
   const dataConverter = dataConverterFromEnv(env);
   // Wired before any server starts, so a configuration error stops here with nothing to tear down.
-  const wiring = wireActivityDeps(config, env, 'decisionLogPath' in options && options.decisionLogPath ? { decisionLogPath: options.decisionLogPath } : {});
+  const wiring = await wireActivityDeps(config, env, 'decisionLogPath' in options && options.decisionLogPath ? { decisionLogPath: options.decisionLogPath } : {});
 
   let client: Client;
   let nativeConnection: NativeConnection;

@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import type { ActivityDeps } from '../activities';
 import { DecisionLogStore } from '../analytics/decisionLogStore';
 import { DecisionLogWriter } from '../analytics/decisionLogWriter';
+import { parseDecisionLogLocation } from '../analytics/store/location';
+import type { DecisionLogSink } from '../domain/results';
 import { ScorerByOrigin } from '../evaluators/byOrigin';
 import { QualityGate, defaultValidators } from '../evaluators/gate';
 import { LlmJudge } from '../evaluators/judge';
@@ -15,7 +17,6 @@ import { PROJECT_ROOT } from '../servers/binaries';
 import type { RouterConfig } from './config';
 import { FileContentStore } from '../claimCheck/contentStore';
 import { payloadCodecFromEnv } from '../codec';
-import { checkDecisionLogPath } from './decisionLogPath';
 
 export const DEFAULT_DECISION_LOG = join(PROJECT_ROOT, '.model-router', 'decision-log.db');
 export const DEFAULT_CONTENT_DIR = join(PROJECT_ROOT, '.model-router', 'content');
@@ -37,15 +38,16 @@ export interface Wiring {
  * - OPENAI_BASE_URL / OPENAI_API_KEY add the OpenAI-compatible HTTP provider ("openai");
  * - MODEL_ROUTER_REPLAY_FILES (comma-separated outcome files) adds the replay provider ("replay");
  * - MODEL_ROUTER_JUDGE_MODEL (a catalog id) grades live answers with an LLM judge;
- * - MODEL_ROUTER_DECISION_LOG is the SQLite file of decision logs;
+ * - MODEL_ROUTER_DECISION_LOG is the decision log: a SQLite file (the default), or a postgres:// URL that several
+ *   workers share;
  * - MODEL_ROUTER_CONTENT_DIR is the content store of claim-checked prompts (shared with the clients).
  * Every provider sits behind per-model circuit breakers, for the life of this worker.
  */
-export function wireActivityDeps(
+export async function wireActivityDeps(
   config: RouterConfig,
   env: NodeJS.ProcessEnv = process.env,
   overrides: { decisionLogPath?: string; circuitBreaker?: CircuitBreakerOptions } = {},
-): Wiring {
+): Promise<Wiring> {
   const simulated = new SimulatedProvider(env.MODEL_ROUTER_SIM_LATENCY_SCALE ? { latencyScale: Number(env.MODEL_ROUTER_SIM_LATENCY_SCALE) } : {});
   const upstreams: Record<string, ModelProvider> = { simulated };
   if (env.OPENAI_BASE_URL || env.OPENAI_API_KEY) upstreams.openai = OpenAICompatibleProvider.fromEnv(env);
@@ -80,9 +82,11 @@ export function wireActivityDeps(
     : env.MODEL_ROUTER_DECISION_LOG
       ? [env.MODEL_ROUTER_DECISION_LOG, 'MODEL_ROUTER_DECISION_LOG']
       : [DEFAULT_DECISION_LOG, 'decision log (default)'];
-  checkDecisionLogPath(decisionLogPath, setting);
-  const store = new DecisionLogStore(decisionLogPath);
-  const writer = new DecisionLogWriter(decisionLogPath);
+  const location = parseDecisionLogLocation(decisionLogPath, setting);
+  // Opened (and migrated) here, so a bad or newer database stops start-up before any worker polls.
+  const store = await DecisionLogStore.open(location, { setting });
+  // SQLite writes go through a thread of their own (a locked file must not block the loop); PostgreSQL's are async.
+  const writer: DecisionLogSink & { close(): Promise<void> } = location.kind === 'sqlite' ? new DecisionLogWriter(location.path) : store;
   const contentStore = new FileContentStore(env.MODEL_ROUTER_CONTENT_DIR || DEFAULT_CONTENT_DIR, payloadCodecFromEnv(env));
   return {
     deps: {
@@ -98,8 +102,8 @@ export function wireActivityDeps(
     simulated,
     contentStore,
     async close() {
-      await writer.close();
-      store.close();
+      if (writer !== store) await writer.close();
+      await store.close();
     },
   };
 }

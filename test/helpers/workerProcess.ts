@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     workflows: { workflowsPath: require.resolve('../../src/workflows') },
     deps: loopbackDeps(required('LOOPBACK_BASE_URL'), {
       ...(startToCloseMs !== undefined && { startToCloseMs }),
-      ...(process.env.DECISION_LOG_PATH && { decisionLog: new DecisionLogStore(process.env.DECISION_LOG_PATH) }),
+      ...(process.env.DECISION_LOG_PATH && { decisionLog: await DecisionLogStore.open(process.env.DECISION_LOG_PATH) }),
       ...(process.env.SPECULATIVE && { policies: defaultPolicies({ speculative: JSON.parse(process.env.SPECULATIVE) as Speculative }) }),
     }),
   });

@@ -200,12 +200,12 @@ export async function benchChaos(options: ChaosOptions, progress: (line: string)
     await worker.exited;
   }
 
-  const store = new DecisionLogStore(decisionLogPath);
+  const store = await DecisionLogStore.open(decisionLogPath);
   const tally = { completedOnce: 0, rows: 0, costCountedOnce: 0, upstreamCalls: 0, repeatedCalls: 0, repeatedCallsRecorded: 0, possiblyBilledCalls: 0 };
   try {
     for (const [requestId, log] of results) {
       const description = await server.client.workflow.getHandle(routeWorkflowId(requestId)).describe();
-      const row = store.get(requestId);
+      const row = await store.get(requestId);
       const rows = row ? 1 : 0;
       tally.rows += rows;
       if (description.status.name === 'COMPLETED' && rows === 1) tally.completedOnce++;
@@ -221,7 +221,7 @@ export async function benchChaos(options: ChaosOptions, progress: (line: string)
       tally.possiblyBilledCalls += row?.possiblyBilledCalls ?? 0;
     }
   } finally {
-    store.close();
+    await store.close();
     await server.teardown();
     await provider.close();
     rmSync(dir, { recursive: true, force: true });

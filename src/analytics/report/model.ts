@@ -94,3 +94,36 @@ export interface RoutingReport {
   costQuality: CostQualityPoint[];
   expensive: ExpensiveRequest[];
 }
+
+/** One request as the report reads it from the decision log's columns and attempts table. */
+export interface ReportRequest {
+  requestId: string;
+  workflowId: string;
+  timestamp: string;
+  tenant: string;
+  policyId: string;
+  strategy: string;
+  selectedModel: string;
+  finalModel: string;
+  bestModel: string;
+  propensity: number;
+  passed: boolean;
+  escalated: boolean;
+  raced: boolean;
+  costUsd: number;
+  costSavedUsd: number;
+  judgeCostUsd: number;
+  latencyMs: number;
+  origin: string;
+  attempts: ReportAttempt[];
+}
+
+export interface ReportAttempt {
+  model: string;
+  cause: string;
+  status: string;
+  costUsd: number;
+  /** The gate's verdict; null when the call failed or was cancelled before it was judged. */
+  passed: boolean | null;
+  score: number | null;
+}
