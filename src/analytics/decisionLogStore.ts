@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type ExpressionBuilder, type Transaction } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Pool } from 'pg';
@@ -8,7 +8,7 @@ import type { ReportFilter, ReportRequest } from './report/model';
 import { parseDecisionLogLocation, type DecisionLogLocation } from './store/location';
 import { migrateDecisionLog } from './store/migrations';
 import { attemptRows, logColumns, shadowColumns, shadowOfRow } from './store/rows';
-import type { DecisionLogDatabase } from './store/tables';
+import type { DecisionLogDatabase, DecisionLogTable } from './store/tables';
 
 /** How long a write waits for another connection's lock before it fails with a clear error. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
@@ -45,6 +45,16 @@ function postgresKysely(url: string): Kysely<DecisionLogDatabase> {
 }
 
 const int = (v: unknown): number => Number(v);
+
+/** A report's window on the decision_log rows (aliased d): since inclusive, until exclusive, policy, tenant. */
+function inWindow(eb: ExpressionBuilder<{ d: DecisionLogTable }, 'd'>, filter: ReportFilter) {
+  const conditions = [];
+  if (filter.since) conditions.push(eb('d.recorded_at', '>=', filter.since));
+  if (filter.until) conditions.push(eb('d.recorded_at', '<', filter.until));
+  if (filter.policy) conditions.push(eb('d.policy_id', '=', filter.policy));
+  if (filter.tenant) conditions.push(eb('d.tenant', '=', filter.tenant));
+  return eb.and(conditions);
+}
 
 /**
  * The decision log: one row per request (and its attempts, and at most one shadow sample), in a SQLite file or a
@@ -139,24 +149,19 @@ export class DecisionLogStore implements DecisionLogSink {
 
   /** The requests in a report's window, with their attempts, oldest first. */
   async requests(filter: ReportFilter = {}): Promise<ReportRequest[]> {
-    let query = this.db.selectFrom('decision_log').selectAll();
-    if (filter.since) query = query.where('recorded_at', '>=', filter.since);
-    if (filter.until) query = query.where('recorded_at', '<', filter.until);
-    if (filter.policy) query = query.where('policy_id', '=', filter.policy);
-    if (filter.tenant) query = query.where('tenant', '=', filter.tenant);
-    const rows = await query.orderBy('recorded_at').orderBy('request_id').execute();
+    const rows = await this.db.selectFrom('decision_log as d').selectAll().where((eb) => inWindow(eb, filter)).orderBy('recorded_at').orderBy('request_id').execute();
     if (rows.length === 0) return [];
-    // The same window's attempts in one query (a join on the filtered rows), grouped by request.
-    let attemptQuery = this.db
+    // The same window's attempts in one query (joined to the filtered rows), grouped by request.
+    const attemptRows = await this.db
       .selectFrom('decision_attempt as a')
       .innerJoin('decision_log as d', 'd.request_id', 'a.request_id')
-      .select(['a.request_id', 'a.model', 'a.cause', 'a.status', 'a.cost_usd', 'a.verdict_passed', 'a.verdict_score', 'a.attempt_index']);
-    if (filter.since) attemptQuery = attemptQuery.where('d.recorded_at', '>=', filter.since);
-    if (filter.until) attemptQuery = attemptQuery.where('d.recorded_at', '<', filter.until);
-    if (filter.policy) attemptQuery = attemptQuery.where('d.policy_id', '=', filter.policy);
-    if (filter.tenant) attemptQuery = attemptQuery.where('d.tenant', '=', filter.tenant);
+      .select(['a.request_id', 'a.model', 'a.cause', 'a.status', 'a.cost_usd', 'a.verdict_passed', 'a.verdict_score'])
+      .where((eb) => inWindow(eb, filter))
+      .orderBy('a.request_id')
+      .orderBy('a.attempt_index')
+      .execute();
     const attempts = new Map<string, ReportRequest['attempts']>();
-    for (const a of await attemptQuery.orderBy('a.request_id').orderBy('a.attempt_index').execute()) {
+    for (const a of attemptRows) {
       const list = attempts.get(a.request_id) ?? [];
       list.push({
         model: a.model,
@@ -191,14 +196,17 @@ export class DecisionLogStore implements DecisionLogSink {
     }));
   }
 
-  /** Shadow samples in a report's window, by the time they were recorded. */
+  /** Shadow samples of the requests in a report's window (however long after them they were recorded). */
   async shadowSamples(filter: ReportFilter = {}): Promise<ShadowSample[]> {
-    let query = this.db.selectFrom('shadow_sample').selectAll();
-    if (filter.since) query = query.where('recorded_at', '>=', filter.since);
-    if (filter.until) query = query.where('recorded_at', '<', filter.until);
-    if (filter.policy) query = query.where('policy_id', '=', filter.policy);
-    if (filter.tenant) query = query.where('tenant', '=', filter.tenant);
-    return (await query.orderBy('recorded_at').orderBy('request_id').execute()).map(shadowOfRow);
+    const rows = await this.db
+      .selectFrom('shadow_sample as s')
+      .innerJoin('decision_log as d', 'd.request_id', 's.request_id')
+      .selectAll('s')
+      .where((eb) => inWindow(eb, filter))
+      .orderBy('s.recorded_at')
+      .orderBy('s.request_id')
+      .execute();
+    return rows.map(shadowOfRow);
   }
 
   async close(): Promise<void> {
