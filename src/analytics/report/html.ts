@@ -250,6 +250,7 @@ body { font: 14px/1.45 system-ui, sans-serif; color: #222; margin: 0 auto; paddi
 h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
 h2 { font-size: 1.2rem; margin: 1.5rem 0 .5rem; border-bottom: 1px solid #ddd; }
 h3 { font-size: 1rem; margin: 0 0 .5rem; }
+section > h3 { margin-top: 1.25rem; }
 .meta, figcaption, .note, .ci { color: #555; }
 .ci { font-size: .85em; white-space: nowrap; }
 .na { color: #777; font-style: italic; }
