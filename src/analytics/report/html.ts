@@ -20,11 +20,11 @@ export function renderReportHtml(report: RoutingReport, options: ReportHtmlOptio
   const title = options.title ?? 'Routing report';
   const empty = report.totals.requests === 0;
   const charts = empty ? null : reportCharts(report);
-  const style = STYLE;
+
   const scripts = charts ? [chartJsSource(), REPORT_CLIENT_SCRIPT] : [];
   const csp = [
     "default-src 'none'",
-    `style-src ${cspHash(style)}`,
+    `style-src ${cspHash(STYLE)}`,
     `script-src ${scripts.length > 0 ? scripts.map(cspHash).join(' ') : "'none'"}`,
     "base-uri 'none'",
     "form-action 'none'",
@@ -39,7 +39,7 @@ export function renderReportHtml(report: RoutingReport, options: ReportHtmlOptio
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>
-<style>${style}</style>
+<style>${STYLE}</style>
 </head>
 <body>
 <header>
@@ -57,7 +57,7 @@ ${scripts.map((s) => `<script>${s}</script>`).join('\n')}
 }
 
 /** HTML-escapes text for an element or a quoted attribute: every name in a report is user data. */
-export function esc(text: string): string {
+function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
