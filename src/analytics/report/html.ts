@@ -20,7 +20,6 @@ export function renderReportHtml(report: RoutingReport, options: ReportHtmlOptio
   const title = options.title ?? 'Routing report';
   const empty = report.totals.requests === 0;
   const charts = empty ? null : reportCharts(report);
-
   const scripts = charts ? [chartJsSource(), REPORT_CLIENT_SCRIPT] : [];
   const csp = [
     "default-src 'none'",
