@@ -71,6 +71,11 @@ Commands:
   bench chaos [--trials 100] [--concurrency 4] [--seed 1] [--json]
                                     Requests through the production worker and a fake counting provider, with kill -9,
                                     server restarts and SIGTERM deploys: completed once, cost once, repeats recorded.
+  report [--db FILE|postgres://URL] [--since T] [--until T] [--policy P] [--tenant T]
+         [--group-by strategy|policy|tenant|model|day] [--html FILE] [--json] [--web-ui URL]
+                                    Routing analytics from the decision log: accuracy, savings and quality retention
+                                    vs always-best, escalation rate, model mix, cost per 1k, latency; T is an ISO date
+                                    or time, or a duration back from now (24h, 7d). --html writes a page with charts.
   codec-server [--port 8888] [--ui-origin http://localhost:8233]
                                     Decrypts payloads for the Web UI (/encode, /decode), with the keys from
                                     MODEL_ROUTER_CODEC_KEYS or MODEL_ROUTER_CODEC_KEY_FILE.
@@ -497,6 +502,10 @@ export async function main(argv: string[]): Promise<void> {
       return evaluate(rest);
     case 'bench':
       return bench(rest);
+    case 'report': {
+      const { reportCommand } = await import('./report');
+      return reportCommand(rest);
+    }
     case 'codec-server': {
       const { codecServerCommand } = await import('./codecServer');
       return codecServerCommand(rest);
