@@ -5,10 +5,12 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../src/activities';
 import { priceTokens } from '../src/domain/cost';
 import type { DecisionLog } from '../src/domain/results';
+import { TASK_QUEUE } from '../src/domain/taskQueue';
 import { freePort } from '../src/servers/localServer';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { PrometheusRouterMetrics, serveMetrics } from '../src/worker/prometheus';
@@ -246,6 +248,43 @@ describe('Prometheus metrics', () => {
       await assert.rejects(fetch(`http://127.0.0.1:${port}/metrics`), 'the endpoint closed with the worker');
     } finally {
       worker.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('dev --metrics-port serves both as well, for its embedded server\'s worker', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'router-metrics-dev-'));
+    const [port, uiPort, metricsPort] = [await freePort(), await freePort(), await freePortPair()];
+    const dev = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'dev', '--port', String(port), '--ui-port', String(uiPort), '--db', join(dir, 'temporal.db'), '--metrics-port', String(metricsPort)], {
+      cwd: ROOT,
+      env: { ...process.env, MODEL_ROUTER_DEV_SERVER_FILE: join(dir, 'dev-server.json'), MODEL_ROUTER_DECISION_LOG: join(dir, 'decisions.db'), MODEL_ROUTER_SIM_LATENCY_SCALE: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code)));
+    let output = '';
+    const ready = new Promise<void>((resolve, reject) => {
+      dev.stdout!.on('data', (d: Buffer) => {
+        output += d.toString();
+        if (/Ctrl-C to stop/.test(output)) resolve();
+      });
+      dev.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+      void exited.then(() => reject(new Error(`dev exited: ${output}`)));
+    });
+    let connection: Connection | undefined;
+    try {
+      await ready;
+      assert.match(output, new RegExp(`Metrics: +http://localhost:${metricsPort}/metrics \\(router\\), http://localhost:${metricsPort + 1}/metrics \\(Temporal SDK\\)`));
+      connection = await Connection.connect({ address: `127.0.0.1:${port}` });
+      const log = await new RoutingToEndClient({ client: new Client({ connection }), taskQueue: TASK_QUEUE }).route({ requestId: 'metrics-dev-1', prompt: 'Classify the intent of: "refund please"', taskType: 'classification' });
+      const router = await scrape(`http://127.0.0.1:${metricsPort}/metrics`);
+      assert.equal(total(router, 'model_router_requests_total', { final_model: log.finalModel }), 1);
+      assert.equal(total(router, 'model_router_model_call_duration_seconds_count', { outcome: 'completed' }), log.attempts.length);
+      const sdk = await scrape(`http://127.0.0.1:${metricsPort + 1}/metrics`);
+      assert.ok(total(sdk, 'temporal_workflow_completed_total', { task_queue: TASK_QUEUE }) >= 1);
+    } finally {
+      await connection?.close();
+      dev.kill('SIGINT');
+      await exited;
       rmSync(dir, { recursive: true, force: true });
     }
   });
