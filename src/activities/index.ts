@@ -23,6 +23,7 @@ import { idempotencyKey, possiblyBilledAttempts, withHeartbeat, type CancelledCa
 import { fileStrategyEnv } from './fileCache';
 import { ContentMissingError, sha256Hex, type ContentStore } from '../claimCheck/contentStore';
 import { checkOut } from '../claimCheck/request';
+import type { ModelCallOutcome, RouterMetrics } from './metrics';
 
 
 export interface ActivityDeps {
@@ -40,6 +41,8 @@ export interface ActivityDeps {
   temporal?: TemporalAccess;
   /** Where claim-checked prompts are (src/claimCheck); the client that started the request must share it. */
   contentStore?: ContentStore;
+  /** Dashboards' counters and latencies (src/worker/prometheus.ts); none without it. */
+  metrics?: RouterMetrics;
 }
 
 /** Well inside the workflows' heartbeat timeout, so one late beat does not fail a live call. */
@@ -210,6 +213,8 @@ export function createActivities(deps: ActivityDeps) {
       const inputText = [...request.history.map((t) => t.content), request.prompt].join('\n');
       const perCallUsd = provider.bills ? callCeilingUsd(model, inputText, provider.maxOutputTokens ?? features.expectedOutputTokens) : 0;
       const started = performance.now();
+      const observe = (outcome: ModelCallOutcome) =>
+        deps.metrics?.modelCall({ model: model.id, provider: provider.name, outcome, seconds: (performance.now() - started) / 1000 });
       let streamed: { inputTokens: number; outputTokens: number } | undefined;
       const possiblyBilled = possiblyBilledAttempts(perCallUsd);
       try {
@@ -231,6 +236,7 @@ export function createActivities(deps: ActivityDeps) {
             onUsage: (usage) => (streamed = usage),
           }),
         );
+        observe('completed');
         return {
           model: model.id,
           provider: provider.name,
@@ -245,6 +251,7 @@ export function createActivities(deps: ActivityDeps) {
         };
       } catch (err) {
         if (Context.current().cancellationSignal.aborted) {
+          observe('cancelled');
           // Streamed tokens when the provider reported them; otherwise a non-streaming call, which the provider goes on
           // generating (and bills) after we hang up: the whole expected answer, marked as an estimate.
           const tokens = streamed ?? { inputTokens: estimateTokens(inputText), outputTokens: Math.min(features.expectedOutputTokens, provider.maxOutputTokens ?? Infinity) };
@@ -257,6 +264,8 @@ export function createActivities(deps: ActivityDeps) {
           };
           throw new CancelledFailure(`${model.id}: call cancelled`, [{ cancelledCall: cancelled }]);
         }
+        observe('failed');
+        if (err instanceof ProviderError) deps.metrics?.providerError(err.kind, model.id, provider.name);
         // A provider that timed out on our side may still have produced (and billed) the answer.
         if (err instanceof ProviderError) throw withPossiblyBilled(toActivityFailure(err, model.id), possiblyBilledAttempts(perCallUsd, err.kind === 'timeout'));
         throw err;
@@ -275,6 +284,7 @@ export function createActivities(deps: ActivityDeps) {
         const verdict = await withHeartbeat(deps.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS, perCallUsd, (signal) =>
           deps.gate.evaluate(request, result, threshold, signal, onJudgeUnavailable, key),
         );
+        deps.metrics?.verdict(result.model, verdict);
         return possiblyBilled ? { ...verdict, possiblyBilled } : verdict;
       } catch (err) {
         // A judge is a model call like any other and fails the same ways.
@@ -288,7 +298,9 @@ export function createActivities(deps: ActivityDeps) {
 
     /** `request` is absent in histories written before prompts were kept at rest. */
     async recordDecision(log: DecisionLog, request?: RouteRequest): Promise<void> {
-      await deps.decisionLog?.record(request ? withStoredPrompt(log, await validRequest(request)) : log);
+      const written = await deps.decisionLog?.record(request ? withStoredPrompt(log, await validRequest(request)) : log);
+      // false: an earlier attempt of this activity wrote the row (and counted the request) before it was retried.
+      if (written !== false) deps.metrics?.requestRecorded(log);
     },
 
     ...createBanditActivities({ temporal: deps.temporal, policies: deps.policies, ladder }),

@@ -24,6 +24,7 @@ import { progressBar } from './progress';
 import { formatMarkdownTable, formatTable, percent } from '../analytics/table';
 import { promptOption } from './promptInput';
 import { untilInterrupted } from './signals';
+import { checkMetricsPort } from '../worker/metricsPort';
 
 /*
  * Start-up: `--help`, `train` and `eval` (without --through-temporal) load no Temporal package, so the modules that
@@ -42,10 +43,12 @@ Commands:
                                     Route one request and print its decision log. With --address (or
                                     TEMPORAL_ADDRESS) the workers deployed there route it; else an embedded dev
                                     server with a worker of its own. --prompt-file - reads the prompt from stdin.
-  dev [--port 7233] [--ui-port 8233] [--db FILE] [--codec-endpoint URL]
+  dev [--port 7233] [--ui-port 8233] [--db FILE] [--codec-endpoint URL] [--metrics-port N]
                                     A local Temporal dev server with the Web UI, plus a router worker.
                                     With --codec-endpoint, the UI decrypts payloads through that codec server.
-  worker                            The production worker: connects to TEMPORAL_ADDRESS, loads the prebuilt bundle.
+  worker [--metrics-port N]         The production worker: connects to TEMPORAL_ADDRESS, loads the prebuilt bundle.
+                                    --metrics-port N (dev and worker): Prometheus metrics at http://HOST:N/metrics
+                                    (the router's) and at port N+1 (the Temporal SDK's runtime metrics).
   train --data FILE [--data FILE ...] --out ARTEFACT.json [--strategy classifier|knn] [--k 100]
         [--target-retention R [--escalation ladder|cascade]] [--gate-error E] [--judge-cost-ratio J] [--no-gate] [--max-escalations N]
         [--folds 5] [--seed 1] [--prices models.json]
@@ -162,20 +165,34 @@ async function routeOnce(request: RouteRequest, address: string | undefined): Pr
   }
 }
 
+/** `--metrics-port N`: checked before anything starts. */
+function metricsPortOption(value: string | undefined): { port: number; setting: string } | undefined {
+  const port = intOption(value, 'metrics-port');
+  if (port === undefined) return undefined;
+  checkMetricsPort(port, '--metrics-port');
+  return { port, setting: '--metrics-port' };
+}
+
 async function dev(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, db: { type: 'string' }, 'codec-endpoint': { type: 'string' } },
+    options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, db: { type: 'string' }, 'codec-endpoint': { type: 'string' }, 'metrics-port': { type: 'string' } },
   });
+  const metricsPort = metricsPortOption(values['metrics-port']);
   const port = intOption(values.port, 'port') ?? 7233;
   const uiPort = intOption(values['ui-port'], 'ui-port') ?? 8233;
   const dbFilename = values.db ?? join(PROJECT_ROOT, '.model-router', 'temporal-dev.db');
   const codecEndpoint = values['codec-endpoint'];
   // The shared task queue: this server is there for other clients (`route --address`) to route through.
   const { openSession } = await import('../worker/session');
-  const session = await openSession({ embedded: { port, uiPort, dbFilename, ...(codecEndpoint ? { codecEndpoint } : {}) }, taskQueue: process.env.MODEL_ROUTER_TASK_QUEUE ?? TASK_QUEUE });
+  const session = await openSession({
+    embedded: { port, uiPort, dbFilename, ...(codecEndpoint ? { codecEndpoint } : {}) },
+    taskQueue: process.env.MODEL_ROUTER_TASK_QUEUE ?? TASK_QUEUE,
+    ...(metricsPort ? { metricsPort } : {}),
+  });
   console.log(`Temporal dev server: ${session.address} (runs kept in ${dbFilename})`);
   console.log(`Temporal Web UI:     ${session.uiUrl}`);
+  if (session.metrics) console.log(`Metrics:             ${session.metrics.url} (router), ${session.metrics.sdkUrl} (Temporal SDK)`);
   console.log(`Router worker polling task queue "${session.worker.options.taskQueue}". Ctrl-C to stop.`);
   const { announceDevServer } = await import('../worker/devServerFile');
   const withdraw = announceDevServer({ address: session.address, taskQueue: session.worker.options.taskQueue, ...(session.uiUrl ? { uiUrl: session.uiUrl } : {}) });
@@ -493,8 +510,10 @@ export async function main(argv: string[]): Promise<void> {
     case 'dev':
       return dev(rest);
     case 'worker': {
+      const { values } = parseArgs({ args: rest, options: { 'metrics-port': { type: 'string' } } });
+      const metricsPort = metricsPortOption(values['metrics-port']);
       const { runWorker } = await import('../worker/main');
-      return runWorker();
+      return runWorker(process.env, metricsPort ? { metricsPort } : {});
     }
     case 'train':
       return train(rest);

@@ -189,6 +189,7 @@ export type ShadowSample = z.infer<typeof ShadowSampleSchema>;
 
 /** Where finished requests are written; implementations must treat a repeated requestId as already written. */
 export interface DecisionLogSink {
+  /** true when this call wrote the row, false when it was already there (void: written, for sinks that cannot tell). */
   record(log: DecisionLog): void | boolean | Promise<void | boolean>;
   /** Shadow samples, once per requestId as well. */
   recordShadow?(sample: ShadowSample): void | boolean | Promise<void | boolean>;

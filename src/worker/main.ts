@@ -1,11 +1,13 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { dataConverterFromEnv } from '../codec';
 import { TASK_QUEUE } from '../domain/taskQueue';
 import { WORKFLOW_BUNDLE_PATH } from './bundle';
 import { loadRouterConfig } from './config';
 import { createRouterWorker, DEFAULT_SHUTDOWN_GRACE_MS } from './createWorker';
 import { wireActivityDeps } from './wiring';
+import { startWorkerMetrics, type WorkerMetrics } from './prometheus';
+import { installWorkerRuntime } from './runtime';
 import { existsSync } from 'node:fs';
 
 /** MODEL_ROUTER_SHUTDOWN_GRACE_MS: how long a stopping worker lets running calls finish (default 30 s). */
@@ -16,13 +18,29 @@ function shutdownGraceTime(env: NodeJS.ProcessEnv): number {
   return Number(raw);
 }
 
+export interface RunWorkerOptions {
+  /** Serve Prometheus metrics: the router's on this port, the SDK's on the next; `setting` names the option for errors. */
+  metricsPort?: { port: number; setting: string };
+}
+
 /**
  * The production worker: connects to TEMPORAL_ADDRESS, loads the prebuilt workflow bundle, and on SIGINT or
  * SIGTERM stops polling, lets running activities finish (up to the grace time) and exits.
  */
-export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function runWorker(env: NodeJS.ProcessEnv = process.env, options: RunWorkerOptions = {}): Promise<void> {
   if (!existsSync(WORKFLOW_BUNDLE_PATH)) throw new Error(`no workflow bundle at ${WORKFLOW_BUNDLE_PATH}: run "npm run build" first`);
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  const { metricsPort } = options;
+  let workerMetrics: WorkerMetrics | undefined;
+  if (metricsPort) workerMetrics = await startWorkerMetrics(metricsPort.port, metricsPort.setting, (sdkMetrics) => installWorkerRuntime({ sdkMetrics }));
+  else installWorkerRuntime();
+  try {
+    await serve(env, workerMetrics);
+  } finally {
+    await workerMetrics?.close();
+  }
+}
+
+async function serve(env: NodeJS.ProcessEnv, workerMetrics: WorkerMetrics | undefined): Promise<void> {
   const config = loadRouterConfig(env);
   const wiring = await wireActivityDeps(config, env);
   const address = env.TEMPORAL_ADDRESS ?? 'localhost:7233';
@@ -37,10 +55,11 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
       dataConverter,
       namespace,
       taskQueue: env.MODEL_ROUTER_TASK_QUEUE ?? TASK_QUEUE,
-      deps: wiring.deps,
+      deps: workerMetrics ? { ...wiring.deps, metrics: workerMetrics.metrics } : wiring.deps,
       shutdownGraceTime: shutdownGraceTime(env),
       workflows: { bundlePath: WORKFLOW_BUNDLE_PATH },
     });
+    if (workerMetrics) console.error(`model-router metrics at ${workerMetrics.url}, the Temporal SDK's at ${workerMetrics.sdkUrl}`);
     console.error(`model-router worker polling "${worker.options.taskQueue}" on ${env.TEMPORAL_ADDRESS ?? 'localhost:7233'}`);
     await worker.run();
     console.error('model-router worker stopped');

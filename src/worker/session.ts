@@ -14,6 +14,7 @@ import { loadRouterConfig } from './config';
 import { createRouterWorker } from './createWorker';
 import { workflowCode } from './bundle';
 import { DEFAULT_CONTENT_DIR, wireActivityDeps, type Wiring } from './wiring';
+import { startWorkerMetrics, type WorkerMetrics } from './prometheus';
 
 /** A client of a Temporal server: what `route --address` needs. The server's own workers execute the requests. */
 export interface ClientSession {
@@ -29,6 +30,8 @@ export interface RouterSession extends ClientSession {
   worker: Worker;
   wiring: Wiring;
   uiUrl?: string;
+  /** The worker's metrics endpoints, when the session was opened with `metricsPort`. */
+  metrics?: Pick<WorkerMetrics, 'url' | 'sdkUrl'>;
 }
 
 /** A Temporal server this process did not start: its task queue belongs to the workers deployed there. */
@@ -53,6 +56,8 @@ export interface EmbeddedSessionOptions {
    */
   taskQueue?: string;
   decisionLogPath?: string;
+  /** Serve the worker's Prometheus metrics on this port and the SDK's on the next; `setting` names the option for errors. */
+  metricsPort?: { port: number; setting: string };
   env?: NodeJS.ProcessEnv;
 }
 
@@ -89,11 +94,20 @@ export function openSession(options?: EmbeddedSessionOptions | (RemoteSessionOpt
 export async function openSession(options: EmbeddedSessionOptions | RemoteSessionOptions = {}): Promise<ClientSession | RouterSession> {
   if ('address' in options && !options.privateWorker) return openClientSession(options);
   const env = options.env ?? process.env;
-  installQuietRuntime();
   const config = loadRouterConfig(env);
   const dataConverter = dataConverterFromEnv(env);
   // Wired before any server starts, so a configuration error stops here with nothing to tear down.
   const wiring = await wireActivityDeps(config, env, 'decisionLogPath' in options && options.decisionLogPath ? { decisionLogPath: options.decisionLogPath } : {});
+  const metricsPort = 'metricsPort' in options ? options.metricsPort : undefined;
+  let workerMetrics: WorkerMetrics | undefined;
+  try {
+    // The SDK's exporter is part of the Runtime, installed before any connection.
+    if (metricsPort) workerMetrics = await startWorkerMetrics(metricsPort.port, metricsPort.setting, (sdkMetrics) => installQuietRuntime({ sdkMetrics }));
+    else installQuietRuntime();
+  } catch (err) {
+    await wiring.close();
+    throw err;
+  }
 
   let client: Client;
   let nativeConnection: NativeConnection;
@@ -118,7 +132,8 @@ export async function openSession(options: EmbeddedSessionOptions | RemoteSessio
     stopServer = () => local.teardown();
   }
 
-  const worker = await createRouterWorker({ connection: nativeConnection, client, taskQueue, deps: wiring.deps, workflows: workflowCode(), dataConverter });
+  const deps = workerMetrics ? { ...wiring.deps, metrics: workerMetrics.metrics } : wiring.deps;
+  const worker = await createRouterWorker({ connection: nativeConnection, client, taskQueue, deps, workflows: workflowCode(), dataConverter });
   return {
     router: new RouterClient({ client, taskQueue, knownPolicies: [...config.policies.keys()], contentStore: wiring.contentStore }),
     client,
@@ -127,10 +142,12 @@ export async function openSession(options: EmbeddedSessionOptions | RemoteSessio
     wiring,
     address,
     ...(uiUrl ? { uiUrl } : {}),
+    ...(workerMetrics ? { metrics: { url: workerMetrics.url, sdkUrl: workerMetrics.sdkUrl } } : {}),
     async close() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await stopServer();
       await wiring.close();
+      await workerMetrics?.close();
     },
   };
 }
