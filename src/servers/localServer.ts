@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { SearchAttributeType, type DataConverter } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { dataConverterFromEnv } from '../codec';
 import { ROUTER_SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { temporalCliPath } from './binaries';
@@ -55,6 +56,35 @@ const CLI_TYPE_NAMES: Record<string, string> = {
   [SearchAttributeType.DOUBLE]: 'Double',
 };
 
+const { IndexedValueType } = temporal.api.enums.v1;
+const INDEXED_TYPES: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+  [SearchAttributeType.KEYWORD]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  [SearchAttributeType.BOOL]: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+  [SearchAttributeType.DOUBLE]: IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+};
+
+/** INDEXED_VALUE_TYPE_KEYWORD_LIST → KeywordList, as the CLI names types. */
+const typeName = (type: temporal.api.enums.v1.IndexedValueType) =>
+  (IndexedValueType[type] ?? `TYPE_${type}`).replace('INDEXED_VALUE_TYPE_', '').split('_').map((w) => w[0] + w.slice(1).toLowerCase()).join('');
+
+/**
+ * The CLI's `--search-attribute` registers attributes only in a fresh database: on a file kept from an earlier run
+ * it adds none, so an attribute the router gained since (e.g. Speculative) would be missing and every upsert of it
+ * would fail the run's workflow task. Adds the missing ones; one kept with another type is an error.
+ */
+async function registerRouterSearchAttributes(connection: Connection, where: string, namespace = 'default'): Promise<void> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const registered = customAttributes ?? {};
+  const clashes = ROUTER_SEARCH_ATTRIBUTES.filter((k) => k.name in registered && registered[k.name] !== INDEXED_TYPES[k.type]);
+  if (clashes.length > 0) {
+    const named = clashes.map((k) => `${k.name} is ${typeName(registered[k.name]!)}, the router sets it as ${CLI_TYPE_NAMES[k.type]}`);
+    throw new Error(`search attributes in ${where}: ${named.join('; ')} (remove the file, or use another --db)`);
+  }
+  const missing = ROUTER_SEARCH_ATTRIBUTES.filter((k) => !(k.name in registered));
+  if (missing.length === 0) return;
+  await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED_TYPES[k.type]!])) });
+}
+
 async function connectWhenReady(address: string, child: ChildProcess, timeoutMs: number): Promise<Connection> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -95,11 +125,15 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const address = `127.0.0.1:${port}`;
 
-  let connection: Connection;
+  let connection: Connection | undefined;
   try {
     connection = await connectWhenReady(address, child, 30_000);
+    // Only a kept database can lack some: a fresh one got them all from the command line.
+    if (options.dbFilename) await registerRouterSearchAttributes(connection, options.dbFilename);
   } catch (err) {
+    await connection?.close();
     child.kill('SIGKILL');
+    await exited;
     throw err;
   }
   const nativeConnection = await NativeConnection.connect({ address });
