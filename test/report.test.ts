@@ -147,6 +147,9 @@ describe('routing report figures on a hand-made log', () => {
 
   it('timeline by day, histogram buckets, cost-quality points and the most expensive requests', () => {
     assert.deepEqual(report.timeline.map((p) => [p.bucket, p.requests, p.escalationRate]), [['2026-12-01', 2, 0.5], ['2026-12-02', 2, 0]]);
+    // Within one hour the points are minutes.
+    const sameHour = [request('m1', { timestamp: '2026-12-01T10:01:30.000Z' }), request('m2', { timestamp: '2026-12-01T10:07:00.000Z' })];
+    assert.deepEqual(buildReport(sameHour, [], { groupBy: 'strategy', filter: {} }).timeline.map((p) => p.bucket), ['2026-12-01T10:01', '2026-12-01T10:07']);
     close(report.timeline[1]!.savingsShare, (0.006 - 0.0005) / (0.0145 + 0.0055), 'day 2 savings');
     // Doubling from 125 ms to the slowest (900): 125, 250, 500, 1000.
     assert.deepEqual(report.latencyHistogram, { boundsMs: [125, 250, 500, 1000], counts: [1, 0, 2, 1] });

@@ -1,6 +1,8 @@
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { RoutingMetrics } from '../analytics/metrics';
+import { renderReportHtml } from '../analytics/report/html';
+import { loadReport } from '../analytics/report/load';
 import { formatTable, percent, usd } from '../analytics/table';
 import { runDemoJob, type LearningStream } from '../demo/run';
 import type { DecisionLog } from '../domain/results';
@@ -19,6 +21,8 @@ export interface DemoReport {
   decisions: DecisionLog[];
   /** The stream that shows the bandit learning, beside the rules on an equal stream. */
   learning: { requests: number; provider: 'simulated'; rules: SeedMetrics; bandit: SeedMetrics; banditChoicesByQuarter: Record<string, number>[] };
+  /** The routing report over the whole run, as an HTML page with charts. */
+  reportHtml: string;
 }
 
 const seedMetrics = (m: RoutingMetrics): SeedMetrics => ({
@@ -76,6 +80,14 @@ function printTable(decisions: DecisionLog[], metrics: RoutingMetrics): void {
   console.log(`possibly billed on top (calls repeated after faults, estimated; simulated models bill none): ${usd(possiblyBilled)} in ${calls} calls`);
 }
 
+/** The routing report over everything the demo routed, as one HTML page beside its decision log. */
+async function writeDemoReport(decisionLogPath: string, uiUrl: string | undefined): Promise<string> {
+  const path = join(dirname(decisionLogPath), 'demo-report.html');
+  const { report } = await loadReport(decisionLogPath, 'demo decision log', { groupBy: 'strategy', filter: {}, ...(uiUrl && { webUi: { base: uiUrl, namespace: 'default' } }) });
+  writeFileSync(path, renderReportHtml(report, { title: 'Routing report — model-router demo (simulated provider)' }));
+  return path;
+}
+
 /** The README's main job: the built-in batch through real workflows on an embedded dev server. */
 export async function runDemo(options: { json: boolean; uiPort?: number }): Promise<void> {
   const decisionLogPath = join(PROJECT_ROOT, '.model-router', 'demo-decision-log.db');
@@ -88,6 +100,7 @@ export async function runDemo(options: { json: boolean; uiPort?: number }): Prom
     const { batch, learning } = await runDemoJob(session, { rounds: STREAM_ROUNDS, concurrency: 6 });
     const { decisions, metrics } = batch;
     if (!options.json) printTable(decisions, metrics);
+    const reportPath = await writeDemoReport(decisionLogPath, session.uiUrl);
     if (options.json) {
       const { routingAccuracy, costSavings, qualityRetention, escalationRate } = metrics;
       const report: DemoReport = {
@@ -96,12 +109,14 @@ export async function runDemo(options: { json: boolean; uiPort?: number }): Prom
         metrics: { routingAccuracy, costSavings, qualityRetention, escalationRate },
         decisions,
         learning: { requests: learning.requests, provider: 'simulated', rules: seedMetrics(learning.rules), bandit: seedMetrics(learning.bandit), banditChoicesByQuarter: learning.banditChoicesByQuarter },
+        reportHtml: reportPath,
       };
       console.log(JSON.stringify(report, null, 2));
       return;
     }
     printLearning(learning);
     console.log(`\nDecision log: ${decisionLogPath} (${await session.wiring.store.count()} rows)`);
+    console.log(`Routing report (open in a browser; \`model-router report --db ${decisionLogPath}\` prints it): ${reportPath}`);
     console.log(`Inspect the runs in the Temporal Web UI: ${session.uiUrl}  (Ctrl-C to stop)`);
     await untilInterrupted();
   } finally {

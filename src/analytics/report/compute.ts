@@ -111,10 +111,10 @@ function groupsOf<T>(items: readonly T[], key: (item: T) => string): Map<string,
   return groups;
 }
 
-/** By UTC day; by hour when the requests all fall on one day (one point draws no line). */
+/** By UTC day, hour or minute: the coarsest that gives the window more than one point (one point draws no line). */
 function timelineOf(requests: readonly ReportRequest[]): TimelinePoint[] {
-  const days = new Set(requests.map((r) => r.timestamp.slice(0, 10)));
-  const width = days.size > 1 ? 10 : 13;
+  // Prefix lengths of an ISO timestamp: YYYY-MM-DD, YYYY-MM-DDTHH, YYYY-MM-DDTHH:MM.
+  const width = [10, 13, 16].find((w) => new Set(requests.map((r) => r.timestamp.slice(0, w))).size > 1) ?? 10;
   return [...groupsOf(requests, (r) => r.timestamp.slice(0, width))]
     .sort((a, b) => a[0].localeCompare(b[0]))
     .map(([bucket, list]) => {

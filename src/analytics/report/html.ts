@@ -194,7 +194,7 @@ function chartsSection(charts: ReportCharts): string {
     {
       id: 'chart-latency',
       title: 'Latency distribution',
-      caption: 'Requests by end-to-end latency (all attempts), in buckets up to each bound.',
+      caption: 'Requests by model time (their calls one after another, a raced pair counted once), in buckets up to each bound.',
       missing: 'No latency was recorded.',
       present: charts.latency !== null,
     },

@@ -118,7 +118,7 @@ export const REPORT_CLIENT_SCRIPT = String.raw`(function () {
       data: { labels: lat.labels, datasets: [{ label: 'requests', data: lat.counts, backgroundColor: '#76b7b2' }] },
       options: {
         scales: {
-          x: { title: { display: true, text: 'end-to-end latency, all attempts' } },
+          x: { title: { display: true, text: 'model time per request (calls in sequence, a race counted once)' } },
           y: { beginAtZero: true, title: { display: true, text: 'requests' }, ticks: { precision: 0 } }
         },
         plugins: { legend: { display: false } }

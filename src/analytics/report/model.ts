@@ -55,7 +55,7 @@ export interface GroupFigures {
 }
 
 export interface TimelinePoint {
-  /** A UTC day (YYYY-MM-DD) or hour (YYYY-MM-DDTHH), whichever gives the window more than one point. */
+  /** A UTC day (YYYY-MM-DD), hour (YYYY-MM-DDTHH) or minute (YYYY-MM-DDTHH:MM): the coarsest giving more than one point. */
   bucket: string;
   requests: number;
   escalationRate: number;
@@ -89,7 +89,7 @@ export interface RoutingReport {
   totals: GroupFigures;
   groups: GroupFigures[];
   timeline: TimelinePoint[];
-  /** Request latency (end to end, all attempts): upper bounds in ms and the count in each bucket. */
+  /** Request latency (model time, as latencyMs): upper bounds in ms and the count in each bucket. */
   latencyHistogram: { boundsMs: number[]; counts: number[] };
   costQuality: CostQualityPoint[];
   expensive: ExpensiveRequest[];
