@@ -9,6 +9,8 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ActivityDeps } from '../src/activities';
 import { DecisionLogStore } from '../src/analytics/decisionLogStore';
+import type { DecisionLogSink } from '../src/domain/results';
+import { startPostgres } from './helpers/postgres';
 import { RouterClient, routeWorkflowId } from '../src/client';
 import { INLINE_CONTENT_LIMIT, MAX_CONTENT_CHARS, type RouteRequestInput } from '../src/domain/request';
 import { FileContentStore } from '../src/claimCheck/contentStore';
@@ -193,6 +195,38 @@ describe('routeRequest on the Temporal dev server', () => {
     // A retried recordDecision activity writes the same log again; the store must not count it twice.
     await store.record(log);
     assert.equal((await store.count()), 2);
+  });
+
+  it('a decision-log write that committed but whose activity failed is retried into one row, on SQLite and PostgreSQL', { timeout: 90_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'router-retried-write-'));
+    tempDirs.push(dir);
+    const postgres = await startPostgres();
+    try {
+      for (const [name, location] of [['sqlite', join(dir, 'decisions.sqlite')], ['postgres', await postgres.createDatabase('retried')]] as const) {
+        const store = await DecisionLogStore.open(location);
+        stores.push(store);
+        // The row commits, then the activity fails as if the worker died before reporting it: Temporal retries it.
+        const writes: boolean[] = [];
+        const flaky: DecisionLogSink = {
+          async record(log) {
+            const inserted = await store.record(log);
+            writes.push(inserted);
+            if (writes.length === 1) throw new Error('worker lost after the commit');
+            return inserted;
+          },
+        };
+        const request: RouteRequestInput = { requestId: `retried-write-${name}`, prompt: `${HARD_MARKER} Classify: "where is my refund?"`, taskType: 'classification' };
+        const log = await withWorker(`retried-write-${name}`, (router) => router.route(request), { decisionLog: flaky });
+        assert.deepEqual(writes, [true, false], `${name}: the retry found the row already written`);
+        assert.equal(await store.count(), 1, name);
+        const [row] = await store.requests();
+        assert.equal(row!.costUsd, log.costUsd, name);
+        assert.equal(row!.attempts.length, log.attempts.length, `${name}: one set of attempts`);
+        assert.ok(log.attempts.length >= 2, 'the request escalated, so it has several attempts');
+      }
+    } finally {
+      await postgres.stop();
+    }
   });
 
   it('a 10 MB prompt completes through the claim-check: stored once, a history under 1 MB, the prompt hashed at rest', { timeout: 120_000 }, async () => {
