@@ -15,7 +15,7 @@ import type { DecisionLog, DecisionLogSink, ShadowSample } from '../src/domain/r
 import { parseOrThrow, ValidationError } from '../src/domain/validation';
 import { seededRandom } from '../src/routing/random';
 import { inShadowSample, routedShownFirst, shouldShadow, shuffledPair } from '../src/routing/shadow';
-import { RoutingPolicySchema } from '../src/routing/strategies/registry';
+import { RoutingPolicySchema, type RoutingPolicy } from '../src/routing/strategies/registry';
 import { loadRouterConfig } from '../src/worker/config';
 import { createRouterWorker } from '../src/worker/createWorker';
 import type { shadowEvaluation } from '../src/workflows';
@@ -230,7 +230,7 @@ const HANGS: Scripted = { delayMs: 10 * 60_000, json: chatCompletion('large-mode
  * and the large model's 8; the pairwise judge scores the small model's answer 6 and the large one's 9, by reading
  * which answer stands in which position.
  */
-function shadowModels(large?: () => Scripted): ScriptHandler {
+function shadowModels(script: Record<string, () => Scripted> = {}): ScriptHandler {
   return (body) => {
     const prompt = body.messages.map((m) => m.content).join('\n');
     if (body.model === JUDGE.id) {
@@ -241,7 +241,8 @@ function shadowModels(large?: () => Scripted): ScriptHandler {
       const score = (position: string) => (new RegExp(`<answer id="${position}">\\nanswer from small-model`).test(prompt) ? 6 : 9);
       return { json: chatCompletion(PAIR_JUDGE, JSON.stringify({ first: score('first'), second: score('second'), reason: 'ok' }), JUDGE_USAGE) };
     }
-    if (body.model === 'large-model' && large) return large();
+    const scripted = script[body.model];
+    if (scripted) return scripted();
     return { json: chatCompletion(body.model, `answer from ${body.model}`, ANSWER_USAGE) };
   };
 }
@@ -267,14 +268,14 @@ describe('shadow evaluation through a real Temporal dev server', () => {
   /** Routes one request on a fresh worker and loopback server, and runs `then` while the worker still runs. */
   async function route<T>(
     request: RouteRequestInput,
-    opts: { shadow?: Shadow; large?: () => Scripted; sink: MemorySink },
+    opts: { shadow?: Shadow; speculative?: RoutingPolicy['speculative']; script?: Record<string, () => Scripted>; sink: MemorySink },
     then: (log: DecisionLog) => Promise<T>,
   ): Promise<T> {
     await server?.close();
-    server = await startOpenAIServer(shadowModels(opts.large));
+    server = await startOpenAIServer(shadowModels(opts.script));
     const deps: ActivityDeps = loopbackDeps(server.baseUrl, {
       catalog: catalogWithJudges('openai', [PAIR_JUDGE]),
-      policies: defaultPolicies(opts.shadow ? { shadow: opts.shadow } : {}),
+      policies: defaultPolicies({ ...(opts.shadow && { shadow: opts.shadow }), ...(opts.speculative && { speculative: opts.speculative }) }),
       decisionLog: opts.sink,
       contentStore,
     });
@@ -346,10 +347,29 @@ describe('shadow evaluation through a real Temporal dev server', () => {
     assert.equal(new Set([...sink.samples.values()].map((s) => s.routedShownFirst)).size, 2);
   });
 
+  it('a race whose best-model partner answered but was not kept: its answer is reused, not bought again', async () => {
+    const sink = new MemorySink();
+    // The routed answer comes late, so the partner has answered before the routed one passes and the race is called off.
+    const sample = await route(
+      { requestId: 'shadow-raced', prompt: 'Classify the intent: "my card was charged twice"', taskType: 'classification' },
+      { shadow: { sampleRate: 1 }, speculative: { whenConfidenceBelow: 0.9, partner: 'best', prefer: 'cost' }, script: { 'small-model': () => ({ delayMs: 500, json: chatCompletion('small-model', 'answer from small-model', ANSWER_USAGE) }) }, sink },
+      async (log) => {
+        assert.deepEqual(log.attempts.map((a) => [a.model, a.status]), [['small-model', 'completed'], ['large-model', 'completed']]);
+        assert.equal(log.finalModel, 'small-model');
+        // The request paid for both answers and one gate judge call.
+        close(log.costUsd, REQUEST_COST + LARGE_CALL, 'the request\'s costUsd');
+        return shadowHandle(log).result();
+      },
+    );
+    assert.equal(calls('large-model').length, 1, 'the best model was not asked again');
+    assert.deepEqual([sample.routedScore, sample.bestScore], [1, 0.8]);
+    close(sample.costUsd, (2 * (200 * 0.1 + 20 * 0.1)) / 1e6, 'the shadow\'s costUsd: the two judge calls only');
+  });
+
   it('a best model that fails: the request answers as usual; the shadow run fails and writes no sample', async () => {
     const sink = new MemorySink();
     const large = (): Scripted => ({ status: 400, json: openAIError('model overloaded with nonsense') });
-    const { log, failure } = await route({ requestId: 'shadow-fails', prompt: 'Classify the intent: "refund please"', taskType: 'classification' }, { shadow: { sampleRate: 1 }, large, sink }, async (log) => ({
+    const { log, failure } = await route({ requestId: 'shadow-fails', prompt: 'Classify the intent: "refund please"', taskType: 'classification' }, { shadow: { sampleRate: 1 }, script: { 'large-model': large }, sink }, async (log) => ({
       log,
       failure: await shadowHandle(log).result().then(() => undefined, (err: unknown) => err),
     }));
@@ -363,7 +383,7 @@ describe('shadow evaluation through a real Temporal dev server', () => {
 
   it('a best model that hangs: the request\'s result arrives while the shadow is still running', async () => {
     const sink = new MemorySink();
-    await route({ requestId: 'shadow-hangs', prompt: 'Classify the intent: "cancel my order"', taskType: 'classification' }, { shadow: { sampleRate: 1 }, large: () => HANGS, sink }, async (log) => {
+    await route({ requestId: 'shadow-hangs', prompt: 'Classify the intent: "cancel my order"', taskType: 'classification' }, { shadow: { sampleRate: 1 }, script: { 'large-model': () => HANGS }, sink }, async (log) => {
       assert.equal(log.answer, 'answer from small-model');
       assert.equal((await env.client.workflow.getHandle(log.workflowId).describe()).status.name, 'COMPLETED', 'the request run is over');
       assert.equal((await shadowHandle(log).describe()).status.name, 'RUNNING', 'its shadow is not');
