@@ -10,8 +10,11 @@ import type { ActivityDeps } from '../src/activities';
 import { estimateRetention } from '../src/analytics/report/shadow';
 import { FileContentStore } from '../src/claimCheck/contentStore';
 import type { Shadow } from '../src/domain/policy';
-import { INLINE_CONTENT_LIMIT, type RouteRequestInput } from '../src/domain/request';
-import type { DecisionLog, DecisionLogSink, ShadowSample } from '../src/domain/results';
+import { INLINE_CONTENT_LIMIT, RouteRequestSchema, type RouteRequestInput } from '../src/domain/request';
+import type { DecisionLog, DecisionLogSink, ModelResult, ShadowSample } from '../src/domain/results';
+import { defaultValidators, QualityGate } from '../src/evaluators/gate';
+import { JudgeReplyError } from '../src/evaluators/judge';
+import type { Evaluator } from '../src/evaluators/types';
 import { parseOrThrow, ValidationError } from '../src/domain/validation';
 import { seededRandom } from '../src/routing/random';
 import { inShadowSample, routedShownFirst, shouldShadow, shuffledPair } from '../src/routing/shadow';
@@ -127,6 +130,24 @@ describe('shadow sampling', () => {
     const b = shuffledPair(bestFirstId, 'routed answer', 'best answer');
     assert.deepEqual(b.shown, ['best answer', 'routed answer']);
     assert.deepEqual(b.unshuffle([0.2, 0.9]), { routed: 0.9, best: 0.2 });
+  });
+});
+
+describe('the gate\'s score for a comparison', () => {
+  const request = RouteRequestSchema.parse({ requestId: 'score-1', prompt: 'Classify the intent: "refund please"', taskType: 'classification' });
+  const answer = (text: string): ModelResult => ({ model: 'small-model', provider: 'openai', text, inputTokens: 1, outputTokens: 1, costUsd: 0, latencyMs: 1, origin: 'live' });
+  const scorer = (evaluate: Evaluator['evaluate']): Evaluator => ({ name: 'judge', evaluate });
+
+  it('is 0 for an answer a validator fails, the scorer\'s otherwise, and names the gate', async () => {
+    const gate = new QualityGate({ validators: defaultValidators(), scorer: scorer(async () => ({ score: 0.7, reasons: [], costUsd: 0.001 })) });
+    assert.deepEqual(await gate.score(request, answer('')), { score: 0, evaluator: 'validators', costUsd: 0 });
+    assert.deepEqual(await gate.score(request, answer('billing')), { score: 0.7, evaluator: 'validators+judge', costUsd: 0.001 });
+  });
+
+  it('lets an unreadable judge reply through rather than scoring the answer 0, as the gate\'s verdict would', async () => {
+    const gate = new QualityGate({ validators: defaultValidators(), scorer: scorer(async () => { throw new JudgeReplyError('no score', 'hmm', 0.001); }) });
+    assert.equal((await gate.evaluate(request, answer('billing'), 0)).score, 0, 'the verdict fails the answer');
+    await assert.rejects(gate.score(request, answer('billing')), JudgeReplyError);
   });
 });
 
@@ -307,7 +328,7 @@ describe('shadow evaluation through a real Temporal dev server', () => {
     assert.equal(sample.workflowId, `shadow-${log.workflowId}`);
     assert.deepEqual([sample.routedModel, sample.bestModel, sample.routedScore, sample.bestScore], ['small-model', 'large-model', 1, 0.8]);
     assert.equal(sample.routedShownFirst, routedShownFirst('shadow-gate'));
-    assert.match(sample.judgeModel, /judge/);
+    assert.equal(sample.judgeModel, 'validators+recorded|judge', 'the gate\'s scorer: recorded quality, else the judge');
     // The best call plus two gate judge calls, and none of it in the request's cost.
     close(sample.costUsd, LARGE_CALL + (2 * (200 * 0.1 + 20 * 0.1)) / 1e6, 'the shadow\'s costUsd');
     assert.deepEqual(sink.order, ['row shadow-gate', 'shadow shadow-gate'], 'the row was written before the sample');

@@ -330,23 +330,23 @@ export function createActivities(deps: ActivityDeps) {
           const scores = pair.unshuffle(judged.scores);
           return { routedScore: scores.routed, bestScore: scores.best, routedShownFirst: pair.routedShownFirst, judge: model.id, costUsd: judged.costUsd };
         }
-        // The gate's scorer sees one answer at a time, still in the shuffled order; an unreachable judge fails the
-        // activity ("escalate"), since a stand-in score would bias the estimate.
-        const verdicts: QualityVerdict[] = [];
+        // The gate's scorer sees one answer at a time, still in the shuffled order; a judge that cannot be reached or
+        // read fails the activity (and is retried), since a stand-in score would bias the estimate.
+        const scored: Awaited<ReturnType<QualityGate['score']>>[] = [];
         for (const [i, result] of pair.shown.entries()) {
-          verdicts.push(
+          scored.push(
             await withHeartbeat(interval, deps.gate.paidCallCeilingUsd(request, result), (signal) =>
-              deps.gate.evaluate(request, result, 0, signal, 'escalate', idempotencyKey(request.requestId, `shadow-judge-${i}`)),
+              deps.gate.score(request, result, signal, idempotencyKey(request.requestId, `shadow-judge-${i}`)),
             ),
           );
         }
-        const scores = pair.unshuffle([verdicts[0]!.score, verdicts[1]!.score]);
+        const scores = pair.unshuffle([scored[0]!.score, scored[1]!.score]);
         return {
           routedScore: scores.routed,
           bestScore: scores.best,
           routedShownFirst: pair.routedShownFirst,
-          judge: verdicts[0]!.evaluator,
-          costUsd: verdicts[0]!.costUsd + verdicts[1]!.costUsd,
+          judge: deps.gate.name,
+          costUsd: scored[0]!.costUsd + scored[1]!.costUsd,
         };
       } catch (err) {
         if (err instanceof ProviderError) throw toActivityFailure(err, 'shadow judge');
