@@ -195,7 +195,8 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
     }
   }
   // Only a sampled request of a shadowing policy reaches the marker, so every other run's commands stay as they were.
-  if (shouldShadow(plan.shadow, request, { kept: log.finalModel, best: log.bestModel }) && patched('shadow-evaluation')) {
+  const bestRung = plan.ladder.find((r) => r.id === log.bestModel);
+  if (bestRung && shouldShadow(plan.shadow, request, { kept: log.finalModel, best: log.bestModel }) && patched('shadow-evaluation')) {
     await startShadow({
       request: modelCallRequest(request),
       requestId: request.requestId,
@@ -203,7 +204,7 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
       policyId: log.policyId,
       strategy: log.strategy,
       routed: keptAnswer,
-      best: rungOf(plan.ladder, log.bestModel),
+      best: bestRung,
       ...bestAnswerOf(answers, log.bestModel),
       ...(plan.shadow?.judgeModel !== undefined && { judgeModel: plan.shadow.judgeModel }),
     });
