@@ -3,9 +3,11 @@ import type { Catalog, ModelSpec } from '../domain/catalog';
 import { FailureType } from '../domain/failures';
 import { redactSecrets } from '../domain/redact';
 import { RouteRequestSchema, type RouteRequest, type RouteRequestInput } from '../domain/request';
-import type { DecisionLog, DecisionLogSink, ModelResult, PossiblyBilled, QualityVerdict, RoutingDecision } from '../domain/results';
+import { ShadowSampleSchema, type DecisionLog, type DecisionLogSink, type ModelResult, type PossiblyBilled, type QualityVerdict, type RoutingDecision, type ShadowSample } from '../domain/results';
 import { parseOrThrow, ValidationError } from '../domain/validation';
 import type { QualityGate } from '../evaluators/gate';
+import { JudgeReplyError } from '../evaluators/judge';
+import { PairwiseJudge } from '../evaluators/pairwiseJudge';
 import { RecordedVerdictMissingError } from '../evaluators/recorded';
 import { ProviderError, type ModelProvider } from '../providers/types';
 import { callCeilingUsd, estimateTokens, priceTokens } from '../domain/cost';
@@ -16,6 +18,7 @@ import type { CascadePlan } from '../routing/cascade';
 import { escalationPlan, routePlan, type EscalationPlan, type RoutePlan } from '../routing/plan';
 import { speculativeRace } from '../routing/speculative';
 import { seededRandom } from '../routing/random';
+import { shuffledPair } from '../routing/shadow';
 import { cascadeProblem, strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
 import type { RoutingStrategy, StrategyEnv } from '../routing/strategies/types';
 import { BanditStateCache, createBanditActivities, type TemporalAccess } from './bandit';
@@ -56,6 +59,25 @@ export interface CallModelInput {
   modelId: string;
   /** Raced beside another call (speculative routing): it may be cancelled, and must hear so quickly. */
   raced?: boolean;
+}
+
+export interface ShadowJudgeInput {
+  request: RouteRequestInput;
+  /** The answer the request kept, and the best model's. */
+  routed: ModelResult;
+  best: ModelResult;
+  /** A catalog model that judges both answers in one call; absent: the gate's scorer, one answer at a time. */
+  judgeModel?: string;
+}
+
+/** The blind judge's scores, mapped back to the answers they belong to. */
+export interface ShadowJudgement {
+  routedScore: number;
+  bestScore: number;
+  routedShownFirst: boolean;
+  /** The judge model's id, or the gate's evaluator name. */
+  judge: string;
+  costUsd: number;
 }
 
 export interface EvaluateInput {
@@ -200,6 +222,7 @@ export function createActivities(deps: ActivityDeps) {
         liveGradingCallsModel: deps.gate.callsModelForLiveAnswers,
         ...(cascade && { cascade }),
         ...(speculative && { speculative }),
+        ...(policy.shadow && { shadow: policy.shadow }),
       };
     },
 
@@ -294,6 +317,66 @@ export function createActivities(deps: ActivityDeps) {
         if (err instanceof RecordedVerdictMissingError) throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidRequest);
         throw err;
       }
+    },
+
+    /**
+     * Shadow evaluation's judge: both answers in an order shuffled by the request id (routing/shadow.ts), so the
+     * judge cannot learn which is the best model's; its scores are mapped back before they leave.
+     */
+    async judgeShadowPair(input: ShadowJudgeInput): Promise<ShadowJudgement> {
+      const request = await validRequest(input.request);
+      const pair = shuffledPair(request.requestId, input.routed, input.best);
+      const interval = deps.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+      try {
+        if (input.judgeModel !== undefined) {
+          const model = modelSpec(input.judgeModel);
+          const provider = deps.providers[model.provider];
+          if (!provider) throw ApplicationFailure.nonRetryable(`no provider "${model.provider}" is configured for shadow judge "${model.id}"`, FailureType.UnknownModel);
+          const judge = new PairwiseJudge({ provider, model });
+          const texts = [pair.shown[0].text, pair.shown[1].text] as const;
+          const judged = await withHeartbeat(interval, judge.paidCallCeilingUsd(request, texts), (signal) =>
+            judge.judge(request, texts, signal, idempotencyKey(request.requestId, 'shadow-judge')),
+          );
+          const scores = pair.unshuffle(judged.scores);
+          return { routedScore: scores.routed, bestScore: scores.best, routedShownFirst: pair.routedShownFirst, judge: model.id, costUsd: judged.costUsd };
+        }
+        // The gate's scorer sees one answer at a time, still in the shuffled order; a judge that cannot be reached or
+        // read fails the activity (and is retried), since a stand-in score would bias the estimate.
+        const scored: Awaited<ReturnType<QualityGate['score']>>[] = [];
+        for (const [i, result] of pair.shown.entries()) {
+          scored.push(
+            await withHeartbeat(interval, deps.gate.paidCallCeilingUsd(request, result), (signal) =>
+              deps.gate.score(request, result, signal, idempotencyKey(request.requestId, `shadow-judge-${i}`)),
+            ),
+          );
+        }
+        const scores = pair.unshuffle([scored[0]!.score, scored[1]!.score]);
+        return {
+          routedScore: scores.routed,
+          bestScore: scores.best,
+          routedShownFirst: pair.routedShownFirst,
+          judge: deps.gate.name,
+          costUsd: scored[0]!.costUsd + scored[1]!.costUsd,
+        };
+      } catch (err) {
+        if (err instanceof ProviderError) throw toActivityFailure(err, 'shadow judge');
+        if (err instanceof JudgeReplyError) throw ApplicationFailure.retryable(redactSecrets(err.message), FailureType.MalformedResponse);
+        if (err instanceof RecordedVerdictMissingError) throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidRequest);
+        throw err;
+      }
+    },
+
+    /** Written once per requestId by the sink; a worker without a sink that takes samples keeps them in history only. */
+    async recordShadowSample(input: ShadowSample): Promise<void> {
+      let sample: ShadowSample;
+      try {
+        sample = parseOrThrow(ShadowSampleSchema, input, 'ShadowSample');
+      } catch (err) {
+        if (err instanceof ValidationError) throw ApplicationFailure.nonRetryable(err.message, FailureType.ValidationError);
+        throw err;
+      }
+      if (deps.decisionLog?.recordShadow) await deps.decisionLog.recordShadow(sample);
+      else Context.current().log.warn('shadow sample not written: the decision log takes no shadow samples', { requestId: sample.requestId });
     },
 
     /** `request` is absent in histories written before prompts were kept at rest. */

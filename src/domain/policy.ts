@@ -55,6 +55,19 @@ export const SpeculativeSchema = z
   .strict();
 export type Speculative = z.infer<typeof SpeculativeSchema>;
 
+/**
+ * Shadow evaluation: for `sampleRate` of the requests (chosen by request id, so a replay chooses the same), the best
+ * model answers too after the request has been answered, and a judge scores both answers blind. `judgeModel` (a
+ * catalog id) judges both in one pairwise call; without it the gate's scorer scores each answer on its own.
+ */
+export const ShadowSchema = z
+  .object({
+    sampleRate: z.number().min(0, 'must be a share between 0 and 1').max(1, 'must be a share between 0 and 1'),
+    judgeModel: z.string().min(1, 'must be a catalog model id').optional(),
+  })
+  .strict();
+export type Shadow = z.infer<typeof ShadowSchema>;
+
 /** The fields every routing policy has, whatever its strategy (each strategy's schema adds its own). */
 export const policyBaseShape = {
   id: z.string().min(1),
@@ -77,6 +90,7 @@ export const policyBaseShape = {
   /** Dollars per request the caller would pay for one more point (1 %) of pass probability; beside λ, for the cascade. */
   willingnessToPayUsd: z.number().positive().optional(),
   speculative: SpeculativeSchema.optional(),
+  shadow: ShadowSchema.optional(),
 };
 export const PolicyBaseSchema = z.object(policyBaseShape).strict();
 export type PolicyBase = z.infer<typeof PolicyBaseSchema>;

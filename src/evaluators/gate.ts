@@ -37,6 +37,11 @@ export class QualityGate {
     return this.scorer?.callsModelForLiveAnswers ?? false;
   }
 
+  /** What graded an answer that passed the validators, as verdicts name it: "validators+recorded|judge". */
+  get name(): string {
+    return [this.validators.length > 0 ? 'validators' : '', this.scorer?.name ?? ''].filter(Boolean).join('+') || 'none';
+  }
+
   /** The most one evaluation can cost in paid calls: the judge's, when it would be asked. */
   paidCallCeilingUsd(request: RouteRequest, result: ModelResult): number {
     return this.scorer?.paidCallCeilingUsd?.(request, result) ?? 0;
@@ -52,9 +57,8 @@ export class QualityGate {
     idempotencyKey?: string,
   ): Promise<QualityVerdict> {
     if (!(threshold >= 0 && threshold <= 1)) throw new RangeError(`quality threshold must be within 0..1, got ${threshold}`);
-    const checks = await Promise.all(this.validators.map(async (v) => ({ name: v.name, evaluation: await v.evaluate(request, result, signal) })));
-    let costUsd = checks.reduce((sum, c) => sum + c.evaluation.costUsd, 0);
-    const failures = checks.filter((c) => c.evaluation.score < 1);
+    const { failures, costUsd: validatorsCostUsd } = await this.validate(request, result, signal);
+    let costUsd = validatorsCostUsd;
     if (failures.length > 0) {
       return {
         passed: false,
@@ -66,7 +70,7 @@ export class QualityGate {
       };
     }
 
-    const evaluator = [this.validators.length > 0 ? 'validators' : '', this.scorer?.name ?? ''].filter(Boolean).join('+') || 'none';
+    const evaluator = this.name;
     if (!this.scorer) return { passed: true, score: 1, threshold, evaluator, reasons: [], costUsd };
 
     signal?.throwIfAborted();
@@ -94,11 +98,34 @@ export class QualityGate {
         throw failoverErr;
       }
     }
-    if (!Number.isFinite(graded.score)) throw new Error(`evaluator ${gradedBy.name} returned a non-numeric score`);
-    const score = Math.min(1, Math.max(0, graded.score));
+    const score = clampedScore(graded, gradedBy.name);
     costUsd += graded.costUsd;
     return { passed: score >= threshold, score, threshold, evaluator: gradedBy.evaluator, reasons: [...gradedBy.reasons, ...graded.reasons], costUsd };
   }
+
+  /**
+   * One answer's score for a comparison (shadow evaluation): 0 when a validator fails, else the scorer's (1 without
+   * one). Nothing stands in for a judge that cannot be reached or read: its error propagates, since a stand-in score
+   * would bias the comparison.
+   */
+  async score(request: RouteRequest, result: ModelResult, signal?: AbortSignal, idempotencyKey?: string): Promise<{ score: number; evaluator: string; costUsd: number }> {
+    const { failures, costUsd } = await this.validate(request, result, signal);
+    if (failures.length > 0) return { score: 0, evaluator: 'validators', costUsd };
+    if (!this.scorer) return { score: 1, evaluator: this.name, costUsd };
+    signal?.throwIfAborted();
+    const graded = await this.scorer.evaluate(request, result, signal, idempotencyKey);
+    return { score: clampedScore(graded, this.scorer.name), evaluator: this.name, costUsd: costUsd + graded.costUsd };
+  }
+
+  private async validate(request: RouteRequest, result: ModelResult, signal?: AbortSignal): Promise<{ failures: { name: string; evaluation: Evaluation }[]; costUsd: number }> {
+    const checks = await Promise.all(this.validators.map(async (v) => ({ name: v.name, evaluation: await v.evaluate(request, result, signal) })));
+    return { failures: checks.filter((c) => c.evaluation.score < 1), costUsd: checks.reduce((sum, c) => sum + c.evaluation.costUsd, 0) };
+  }
+}
+
+function clampedScore(graded: Evaluation, by: string): number {
+  if (!Number.isFinite(graded.score)) throw new Error(`evaluator ${by} returned a non-numeric score`);
+  return Math.min(1, Math.max(0, graded.score));
 }
 
 function unreadable(err: JudgeReplyError, threshold: number, evaluator: string, costUsd: number): QualityVerdict {

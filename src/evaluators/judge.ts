@@ -25,7 +25,7 @@ export class JudgeReplyError extends Error {
 /** A judge needs the gist, not 400k characters: long sections are clipped to keep its call cheap and in context. */
 const MAX_SECTION_CHARS = 12_000;
 const JUDGE_OUTPUT_TOKENS = 150;
-const SCORE_MAX = 10;
+export const SCORE_MAX = 10;
 
 const JUDGE_SCHEMA: OutputSchema = {
   type: 'object',
@@ -33,7 +33,7 @@ const JUDGE_SCHEMA: OutputSchema = {
   required: ['score'],
 };
 
-function clip(text: string): string {
+export function clip(text: string): string {
   return text.length <= MAX_SECTION_CHARS ? text : `${text.slice(0, MAX_SECTION_CHARS)}\n[... ${text.length - MAX_SECTION_CHARS} more characters clipped]`;
 }
 

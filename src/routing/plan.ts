@@ -1,4 +1,5 @@
 import type { ModelSpec } from '../domain/catalog';
+import type { Shadow } from '../domain/policy';
 import type { RequestFeatures, RoutingDecision } from '../domain/results';
 import type { CascadePlan } from './cascade';
 import { bestModel, escalationLadder, type Rung } from './ladder';
@@ -32,6 +33,8 @@ export interface RoutePlan extends EscalationPlan {
   speculative?: { partner: string; prefer: 'cost' | 'latency'; reason: string };
   /** Whether grading a live answer calls a model (this worker's gate has a judge); if not, the gate is a quick step too. */
   liveGradingCallsModel?: boolean;
+  /** The policy's shadow evaluation, when it sets one: after the answer, the workflow decides by request id (routing/shadow.ts). */
+  shadow?: Shadow;
 }
 
 export interface PlanBounds {

@@ -3,6 +3,7 @@ import { CatalogSchema, type Catalog } from '../domain/catalog';
 import { parseOrThrow, ValidationError } from '../domain/validation';
 import { fileStrategyEnv } from '../activities/fileCache';
 import { bestModel, escalationLadder } from '../routing/ladder';
+import { checkShadowJudge } from '../routing/shadow';
 import { speculativePartner } from '../routing/speculative';
 import { cascadeProblem, RoutingPolicySchema, strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
 import type { StrategyEnv } from '../routing/strategies/types';
@@ -53,13 +54,14 @@ export function loadRouterConfig(env: NodeJS.ProcessEnv = process.env): RouterCo
     const first = subjects.get(policy.id);
     if (first) throw new ValidationError(subject, [{ path: 'id', message: `duplicate policy id "${policy.id}", already used by ${first}` }]);
     try {
-      // A rule or a speculative partner naming a missing model, or an artefact trained for another catalog, would fail
+      // A rule, a speculative partner or a shadow judge naming a missing model, or an artefact trained for another catalog, would fail
       // every request it meets.
       const definition = strategyOf(policy);
       const cascade = policy.escalation === 'cascade' ? cascadeProblem(policy.strategy) : undefined;
       if (cascade) throw new ValidationError(subject, [{ path: 'escalation', message: cascade }]);
       definition.check?.(policy, strategyEnv);
       if (policy.speculative) speculativePartner(policy.speculative, { ladder: strategyEnv.ladder, bestModel: bestModel(strategyEnv.ladder).id });
+      checkShadowJudge(policy.shadow, strategyEnv.ladder);
     } catch (err) {
       throw err instanceof ValidationError ? new ValidationError(subject, err.issues) : err;
     }

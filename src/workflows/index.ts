@@ -2,3 +2,4 @@ export { routeRequest } from './routeRequest';
 export { banditState } from './banditState';
 export { banditFeedback } from './banditFeedback';
 export { benchFloor } from './benchFloor';
+export { shadowEvaluation } from './shadowEvaluation';

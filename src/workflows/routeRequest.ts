@@ -3,6 +3,9 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ChildWorkflowCancellationType,
+  ParentClosePolicy,
+  startChild,
   condition,
   isCancellation,
   defineUpdate,
@@ -16,18 +19,21 @@ import {
   sleep,
   TemporalFailure,
   type ActivityOptions,
-  type RetryPolicy,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { RouterActivities } from '../activities';
-import { FailureType, NON_RETRYABLE_FAILURES } from '../domain/failures';
+import { FailureType } from '../domain/failures';
 import { LOCAL_QUICK_STEPS_MEMO } from '../domain/workflowIds';
 import type { RouteRequest, RouteRequestInput } from '../domain/request';
 import type { Attempt, DecisionLog, ModelResult } from '../domain/results';
 import { addPossiblyBilled, buildDecisionLog, keptAttemptIndex, learningOutcome } from '../routing/decisionLog';
 import { firstStep, nextStep, type NextStep } from '../routing/escalation';
+import { shouldShadow } from '../routing/shadow';
 import type { Rung } from '../routing/ladder';
 import type { RoutePlan } from '../routing/plan';
+import { EVALUATE_OPTIONS, modelCallOptions, retry } from './activityOptions';
 import { cancelledCallOf, possiblyBilledOf } from './billing';
+import type { shadowEvaluation, ShadowEvaluationInput } from './shadowEvaluation';
 import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy, Speculative } from './searchAttributes';
 
 /**
@@ -35,8 +41,6 @@ import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrat
  * is known, while the row and the bandit's outcome are written after it. Fails when no model answered.
  */
 export const answerUpdate = defineUpdate<DecisionLog>('answer');
-
-const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES] };
 
 const SHORT_STEP: ActivityOptions = { startToCloseTimeout: '10s', scheduleToCloseTimeout: '2m', retry: { ...retry, maximumAttempts: 5 } };
 const PLAN_OPTIONS: ActivityOptions = { ...SHORT_STEP, summary: 'route: request features + routing policy' };
@@ -71,30 +75,9 @@ const local = {
   evaluateAnswer: proxyLocalActivities<RouterActivities>(SHORT_STEP).evaluateAnswer,
 };
 
-// Paid calls heartbeat every second: a worker that dies mid-call is noticed within this, not after the call's whole
-// start-to-close timeout, and its call retried on a live worker (and recorded as possibly billed).
-const HEARTBEAT_TIMEOUT = '5s';
-
-// The judge is a model call too: it heartbeats, so cancellation reaches it and a dead worker is noticed early.
-const EVALUATE_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '60s',
-  scheduleToCloseTimeout: '5m',
-  heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { ...retry, maximumAttempts: 5 },
-};
 const { evaluateAnswer } = proxyActivities<RouterActivities>(EVALUATE_OPTIONS);
 // Per-call options (the model's own timeouts and a summary) come from modelCallOptions.
 const { callModel } = proxyActivities<RouterActivities>({ startToCloseTimeout: '60s' });
-
-function modelCallOptions(rung: Rung, summary: string): ActivityOptions {
-  return {
-    startToCloseTimeout: rung.timeouts.startToCloseMs,
-    scheduleToCloseTimeout: rung.timeouts.scheduleToCloseMs,
-    heartbeatTimeout: HEARTBEAT_TIMEOUT,
-    retry: { ...retry, maximumAttempts: 5 },
-    summary,
-  };
-}
 
 function failureMessage(err: unknown): string {
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
@@ -147,7 +130,7 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
   const race = plan.speculative && patched('speculative-race') ? plan.speculative : undefined;
   const raceAttributes = race ? [{ key: Speculative, value: true }] : [];
   const attempts: Attempt[] = [];
-  const answers: (string | undefined)[] = [];
+  const answers: (ModelResult | undefined)[] = [];
   const step: StepContext = {
     callRequest: slim ? modelCallRequest(request) : request,
     request,
@@ -166,9 +149,9 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
         ? `${previous.model} failed: ${previous.error}`
         : `${previous.model} scored ${previous.verdict?.score} below ${plan.gateThreshold}`;
     const tried = next.partner && race ? await raceModels(step, next, next.partner, race, why) : [await tryModel(step, next, why)];
-    for (const { attempt, answer } of tried) {
+    for (const { attempt, result } of tried) {
       attempts.push(attempt);
-      answers.push(answer);
+      answers.push(result);
     }
   }
 
@@ -181,7 +164,7 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
       FailureType.AllModelsFailed,
     );
   }
-  const final = { attempt: attempts[keptIndex]!, answer: keptAnswer };
+  const final = { attempt: attempts[keptIndex]!, answer: keptAnswer.text };
   const log = buildDecisionLog({
     request,
     plan,
@@ -211,6 +194,21 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
       wfLog.warn('bandit outcome not delivered', { requestId: request.requestId, error: failureMessage(err) });
     }
   }
+  // Only a sampled request of a shadowing policy reaches the marker, so every other run's commands stay as they were.
+  const bestRung = plan.ladder.find((r) => r.id === log.bestModel);
+  if (bestRung && shouldShadow(plan.shadow, request, { kept: log.finalModel, best: log.bestModel }) && patched('shadow-evaluation')) {
+    await startShadow({
+      request: modelCallRequest(request),
+      requestId: request.requestId,
+      tenant: log.tenant,
+      policyId: log.policyId,
+      strategy: log.strategy,
+      routed: keptAnswer,
+      best: bestRung,
+      ...bestAnswerOf(answers, log.bestModel),
+      ...(plan.shadow?.judgeModel !== undefined && { judgeModel: plan.shadow.judgeModel }),
+    });
+  }
   upsertSearchAttributes([
     ...(slim ? routedAttributes : []),
     ...raceAttributes,
@@ -220,6 +218,33 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
     { key: CostUsd, value: log.costUsd },
   ]);
   return log;
+}
+
+/** An answer the best model already gave during the request (a race's partner that was not kept). */
+function bestAnswerOf(answers: readonly (ModelResult | undefined)[], bestModel: string): { bestAnswer?: ModelResult } {
+  const bestAnswer = answers.find((a) => a?.model === bestModel);
+  return bestAnswer ? { bestAnswer } : {};
+}
+
+/**
+ * Starts the shadow evaluation as an abandoned child: it outlives this run, its failure never reaches the request,
+ * and only its start is awaited (a parent that closes before its child has started would lose it).
+ */
+async function startShadow(input: ShadowEvaluationInput): Promise<void> {
+  const workflowId = `shadow-${workflowInfo().workflowId}`;
+  try {
+    await startChild<typeof shadowEvaluation>('shadowEvaluation', {
+      workflowId,
+      args: [input],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      cancellationType: ChildWorkflowCancellationType.ABANDON,
+      staticSummary: `shadow: ${input.best.id} beside ${input.routed.model} for request ${input.requestId}`,
+    });
+  } catch (err) {
+    // A shadow of this run already exists (a reset re-ran it): the request's answer stands either way.
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    wfLog.warn('shadow evaluation already started', { requestId: input.requestId, workflowId });
+  }
 }
 
 /**
@@ -243,7 +268,8 @@ interface StepContext {
 
 interface Tried {
   attempt: Attempt;
-  answer?: string;
+  /** The model's answer, when it gave one. */
+  result?: ModelResult;
 }
 
 function rungOf(ladder: readonly Rung[], model: string): Rung {
@@ -283,12 +309,12 @@ async function gateAnswer(step: StepContext, model: string, cause: Attempt['caus
         ? await local.evaluateAnswer({ request, result, threshold })
         : await evaluateAnswer.executeWithOptions({ ...EVALUATE_OPTIONS, summary: `quality gate for ${model} (threshold ${threshold})` }, [{ request, result, threshold }]);
     const possiblyBilled = addPossiblyBilled(result.possiblyBilled, verdict.possiblyBilled);
-    return { attempt: { model, cause, ...usage, verdict, ...(possiblyBilled && { possiblyBilled }) }, answer: result.text };
+    return { attempt: { model, cause, ...usage, verdict, ...(possiblyBilled && { possiblyBilled }) }, result };
   } catch (err) {
     // The answer was paid for; an unavailable gate means it cannot be trusted, so the ladder goes on.
     if (!(err instanceof ActivityFailure)) throw err;
     const possiblyBilled = addPossiblyBilled(result.possiblyBilled, possiblyBilledOf(err));
-    return { attempt: { model, cause, ...usage, error: `quality gate: ${failureMessage(err)}`, ...(possiblyBilled && { possiblyBilled }) }, answer: result.text };
+    return { attempt: { model, cause, ...usage, error: `quality gate: ${failureMessage(err)}`, ...(possiblyBilled && { possiblyBilled }) }, result };
   }
 }
 
@@ -339,7 +365,7 @@ async function raceModels(step: StepContext, routed: Pick<NextStep, 'model' | 'c
 
 /** The other call of a race that a passing answer made unneeded: cancelled, or it had already answered (and cost). */
 function unneededAttempt(model: string, cause: Attempt['cause'], outcome: { value: ModelResult } | { reason: unknown }): Tried {
-  if ('value' in outcome) return { attempt: { model, cause, status: 'completed', ...pickUsage(outcome.value), ...(outcome.value.possiblyBilled && { possiblyBilled: outcome.value.possiblyBilled }) }, answer: outcome.value.text };
+  if ('value' in outcome) return { attempt: { model, cause, status: 'completed', ...pickUsage(outcome.value), ...(outcome.value.possiblyBilled && { possiblyBilled: outcome.value.possiblyBilled }) }, result: outcome.value };
   if (!(outcome.reason instanceof ActivityFailure)) throw outcome.reason;
   if (!isCancellation(outcome.reason)) return { attempt: { ...failedAttempt(model, cause, outcome.reason), status: 'failed' } };
   const report = cancelledCallOf(outcome.reason);
