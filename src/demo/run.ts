@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import { routingMetrics, type RoutingMetrics } from '../analytics/metrics';
 import { RouteRequestSchema, type RouteRequest } from '../domain/request';
 import type { DecisionLog } from '../domain/results';
@@ -82,6 +83,19 @@ export async function runDemoJob(session: RouterSession, stream: { rounds: numbe
   return session.worker.runUntil(async () => {
     const batch = await routeDemoBatch(session);
     const learning = await routeLearningStream(session, { ...stream, banditPolicy: 'bandit', rulesPolicy: 'default' });
+    // The bandit policy shadows a share of its requests; their samples belong in the report, so this worker
+    // stays up until the shadow runs (started after each answer) have finished.
+    await shadowRunsSettled(session.client);
     return { batch, learning };
   });
+}
+
+/** Waits (at most `timeoutMs`) until no shadowEvaluation run is open, as the server's visibility sees it. */
+async function shadowRunsSettled(client: Client, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { count } = await client.workflow.count(`WorkflowType = 'shadowEvaluation' AND ExecutionStatus = 'Running'`);
+    if (count === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
