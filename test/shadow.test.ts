@@ -7,6 +7,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ActivityDeps } from '../src/activities';
+import { DecisionLogWriter } from '../src/analytics/decisionLogWriter';
+import { loadReport } from '../src/analytics/report/load';
 import { estimateRetention } from '../src/analytics/report/shadow';
 import { FileContentStore } from '../src/claimCheck/contentStore';
 import type { Shadow } from '../src/domain/policy';
@@ -290,7 +292,7 @@ describe('shadow evaluation through a real Temporal dev server', () => {
   /** Routes one request on a fresh worker and loopback server, and runs `then` while the worker still runs. */
   async function route<T>(
     request: RouteRequestInput,
-    opts: { shadow?: Shadow; speculative?: RoutingPolicy['speculative']; script?: Record<string, () => Scripted>; sink: MemorySink },
+    opts: { shadow?: Shadow; speculative?: RoutingPolicy['speculative']; script?: Record<string, () => Scripted>; sink: DecisionLogSink },
     then: (log: DecisionLog) => Promise<T>,
   ): Promise<T> {
     await server?.close();
@@ -367,6 +369,25 @@ describe('shadow evaluation through a real Temporal dev server', () => {
     }
     // Four requests, both orders among them (pair-c is shown best-first, the others routed-first).
     assert.equal(new Set([...sink.samples.values()].map((s) => s.routedShownFirst)).size, 2);
+  });
+
+  it('with the worker\'s own decision log (SQLite through its writer thread), the sample lands in shadow_sample and the report reads it', async () => {
+    const path = join(dir, 'shadow-decisions.sqlite');
+    const writer = new DecisionLogWriter(path);
+    const logs: DecisionLog[] = [];
+    for (const requestId of ['stored-a', 'stored-b']) {
+      logs.push(await route({ requestId, prompt: 'Classify the intent: "where is my parcel?"', taskType: 'classification' }, { shadow: { sampleRate: 1, judgeModel: PAIR_JUDGE }, sink: writer }, async (log) => {
+        await shadowHandle(log).result();
+        return log;
+      }));
+    }
+    await writer.close();
+    const { report } = await loadReport(path, 'test', { groupBy: 'strategy', filter: {} });
+    // The pair judge scores the routed answer 6 and the best one 9 on every request.
+    assert.equal(report.totals.qualityRetention?.samples, 2);
+    close(report.totals.qualityRetention!.estimate, 0.6 / 0.9, 'retention from the stored samples');
+    close(report.totals.shadowCostUsd, 2 * (LARGE_CALL + (200 * 0.2 + 20 * 0.8) / 1e6), 'shadow cost, apart');
+    close(report.totals.costUsd, logs.reduce((sum, l) => sum + l.costUsd, 0), 'routed cost without the shadows');
   });
 
   it('a race whose best-model partner answered but was not kept: its answer is reused, not bought again', async () => {
