@@ -12,36 +12,11 @@ import { parseDecisionLogLocation } from '../src/analytics/store/location';
 import { DecisionLogSchemaError, LATEST_SCHEMA, MIGRATIONS } from '../src/analytics/store/migrations';
 import { DecisionLogSchema, type DecisionLog, type ShadowSample } from '../src/domain/results';
 import { freePort } from '../src/servers/localServer';
+import { decisionLogFor } from './helpers/decisionLogs';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 
 function logFor(requestId: string, costUsd = 0.002): DecisionLog {
-  return DecisionLogSchema.parse({
-    requestId,
-    workflowId: `route-${requestId}`,
-    timestamp: '2026-12-02T00:00:00.000Z',
-    tenant: 'default',
-    policyId: 'default',
-    policyVersion: '1',
-    strategy: 'rules',
-    requestFeatures: { taskType: 'qa', domain: 'general', domainRisk: 'low', promptTokens: 10, historyTurns: 0, reasoningMarkers: 0, expectedOutputTokens: 20, complexity: 0.1 },
-    decision: { model: 'small', confidence: 0.9, confidenceAdjustment: 0, alternatives: [], reason: 'test', strategy: 'rules', policyVersion: '1' },
-    selectedModel: 'small',
-    finalModel: 'small',
-    alternativeModels: [],
-    confidence: 0.9,
-    qualityScore: 1,
-    passed: true,
-    costUsd,
-    costSavedUsd: 0.01,
-    possiblyBilledUsd: 0.001,
-    possiblyBilledCalls: 1,
-    bestModel: 'large',
-    wasEscalated: false,
-    escalations: 0,
-    attempts: [],
-    answer: 'an answer',
-    origin: 'live',
-  });
+  return decisionLogFor(requestId, { costUsd, possiblyBilledUsd: 0.001, possiblyBilledCalls: 1 });
 }
 
 /** Settles after `ms` on this thread's event loop: it can only fire if nothing blocks the loop meanwhile. */

@@ -7,9 +7,10 @@ import { DecisionLogStore } from '../src/analytics/decisionLogStore';
 import { buildReport } from '../src/analytics/report/compute';
 import type { ReportAttempt, ReportRequest } from '../src/analytics/report/model';
 import { parseInstant } from '../src/analytics/report/window';
-import { DecisionLogSchema, type DecisionLog, type ShadowSample } from '../src/domain/results';
+import type { DecisionLog, ShadowSample } from '../src/domain/results';
 import { freePort } from '../src/servers/localServer';
 import { runCli } from './helpers/cli';
+import { decisionLogFor } from './helpers/decisionLogs';
 
 const attempt = (model: string, cause: string, costUsd: number, passed: boolean | null, status = 'completed'): ReportAttempt => ({ model, cause, status, costUsd, passed, score: passed === null ? null : passed ? 0.9 : 0.3 });
 
@@ -184,29 +185,16 @@ describe('routing report figures on a hand-made log', () => {
 });
 
 function logOf(id: string, timestamp: string, costUsd: number, escalated: boolean): DecisionLog {
-  return DecisionLogSchema.parse({
-    requestId: id,
-    workflowId: `route-${id}`,
+  const verdict = { passed: !escalated, score: 0.9, threshold: 0.7, evaluator: 'sim', reasons: [], costUsd: 0 };
+  return decisionLogFor(id, {
     timestamp,
-    tenant: 'default',
-    policyId: 'default',
-    policyVersion: '1',
-    strategy: 'rules',
-    requestFeatures: { taskType: 'qa', domain: 'general', domainRisk: 'low', promptTokens: 10, historyTurns: 0, reasoningMarkers: 0, expectedOutputTokens: 20, complexity: 0.1 },
-    decision: { model: 'small', confidence: 0.9, confidenceAdjustment: 0, alternatives: [], reason: 'test', strategy: 'rules', policyVersion: '1' },
-    selectedModel: 'small',
     finalModel: escalated ? 'large' : 'small',
-    alternativeModels: [],
-    confidence: 0.9,
     qualityScore: 0.9,
-    passed: true,
     costUsd,
     costSavedUsd: 0.01 - costUsd,
-    bestModel: 'large',
     wasEscalated: escalated,
     escalations: escalated ? 1 : 0,
-    attempts: [{ model: 'small', cause: 'routed', inputTokens: 10, outputTokens: 10, costUsd, latencyMs: 200, origin: 'simulated', verdict: { passed: !escalated, score: 0.9, threshold: 0.7, evaluator: 'sim', reasons: [], costUsd: 0 } }],
-    answer: 'a',
+    attempts: [{ model: 'small', cause: 'routed', inputTokens: 10, outputTokens: 10, costUsd, latencyMs: 200, origin: 'simulated', verdict }],
     origin: 'simulated',
   });
 }
