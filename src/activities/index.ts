@@ -22,6 +22,7 @@ import { shuffledPair } from '../routing/shadow';
 import { cascadeProblem, strategyOf, type RoutingPolicy } from '../routing/strategies/registry';
 import type { RoutingStrategy, StrategyEnv } from '../routing/strategies/types';
 import { BanditStateCache, createBanditActivities, type TemporalAccess } from './bandit';
+import { createBudgetActivities } from './budget';
 import { idempotencyKey, possiblyBilledAttempts, withHeartbeat, type CancelledCall } from './billing';
 import { fileStrategyEnv } from './fileCache';
 import { ContentMissingError, sha256Hex, type ContentStore } from '../claimCheck/contentStore';
@@ -234,7 +235,9 @@ export function createActivities(deps: ActivityDeps) {
       if (!provider) throw ApplicationFailure.nonRetryable(`no provider "${model.provider}" is configured for model "${model.id}"`, FailureType.UnknownModel);
       const features = extractFeatures(request);
       const inputText = [...request.history.map((t) => t.content), request.prompt].join('\n');
-      const perCallUsd = provider.bills ? callCeilingUsd(model, inputText, provider.maxOutputTokens ?? features.expectedOutputTokens) : 0;
+      // The most output this call can produce: the provider's cap and the request's, whichever is tighter.
+      const outputCap = Math.min(provider.maxOutputTokens ?? Infinity, request.maxOutputTokens ?? Infinity);
+      const perCallUsd = provider.bills ? callCeilingUsd(model, inputText, Number.isFinite(outputCap) ? outputCap : features.expectedOutputTokens) : 0;
       const started = performance.now();
       const observe = (outcome: ModelCallOutcome) =>
         deps.metrics?.modelCall({ model: model.id, provider: provider.name, outcome, seconds: (performance.now() - started) / 1000 });
@@ -254,6 +257,7 @@ export function createActivities(deps: ActivityDeps) {
             taskType: request.taskType,
             domain: request.domain,
             expectedOutputTokens: features.expectedOutputTokens,
+            ...(request.maxOutputTokens !== undefined && { maxOutputTokens: request.maxOutputTokens }),
             ...(request.outputSchema ? { outputSchema: request.outputSchema } : {}),
             signal,
             onUsage: (usage) => (streamed = usage),
@@ -277,7 +281,7 @@ export function createActivities(deps: ActivityDeps) {
           observe('cancelled');
           // Streamed tokens when the provider reported them; otherwise a non-streaming call, which the provider goes on
           // generating (and bills) after we hang up: the whole expected answer, marked as an estimate.
-          const tokens = streamed ?? { inputTokens: estimateTokens(inputText), outputTokens: Math.min(features.expectedOutputTokens, provider.maxOutputTokens ?? Infinity) };
+          const tokens = streamed ?? { inputTokens: estimateTokens(inputText), outputTokens: Math.min(features.expectedOutputTokens, outputCap) };
           const cancelled: CancelledCall = {
             ...tokens,
             costUsd: priceTokens(model, tokens.inputTokens, tokens.outputTokens),
@@ -387,6 +391,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     ...createBanditActivities({ temporal: deps.temporal, policies: deps.policies, ladder }),
+    ...createBudgetActivities({ temporal: deps.temporal, modelSpec, providers: deps.providers, gate: deps.gate, validRequest }),
   };
 }
 

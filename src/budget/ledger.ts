@@ -41,7 +41,7 @@ export interface BudgetLedger {
   /** Settled ids and when, so a repeated settle is a no-op; forgotten after SETTLED_RETENTION_MS. */
   settled: Record<string, number>;
   expired: Record<string, ExpiredReservation>;
-  counters: { reserved: number; refused: number; settled: number; expired: number; lateSettles: number; unknownSettles: number };
+  counters: { reserved: number; settled: number; expired: number; lateSettles: number; unknownSettles: number };
 }
 
 /**
@@ -70,7 +70,7 @@ export function emptyLedger(now: number): BudgetLedger {
     open: {},
     settled: {},
     expired: {},
-    counters: { reserved: 0, refused: 0, settled: 0, expired: 0, lateSettles: 0, unknownSettles: 0 },
+    counters: { reserved: 0, settled: 0, expired: 0, lateSettles: 0, unknownSettles: 0 },
   };
 }
 
@@ -187,10 +187,7 @@ export function reserve(ledger: BudgetLedger, input: ReserveInput): Reservation 
   rollOver(ledger, input.now);
   expire(ledger, input.now);
   const problem = reserveProblem(ledger, input);
-  if (problem) {
-    ledger.counters.refused += 1;
-    throw problem;
-  }
+  if (problem) throw problem;
   ledger.caps = { ...input.caps };
   const existing = ledger.open[input.id];
   if (existing) return { id: input.id, reservedUsd: toUsd(existing.nano), repeated: true };

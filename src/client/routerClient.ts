@@ -5,6 +5,7 @@ import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
+  WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type WorkflowHandle,
   type WorkflowStartOptions,
@@ -23,6 +24,9 @@ import type { AdminChange, BanditSummary } from '../routing/strategies/bandit/ty
 import type { banditFeedback, routeRequest } from '../workflows';
 import { banditAdminUpdate, banditViewQuery, type BanditStateView } from '../workflows/banditState';
 import { answerUpdate } from '../workflows/routeRequest';
+import { budgetViewQuery, type BudgetWorkflowView } from '../workflows/budget';
+import { budgetView, emptyLedger } from '../budget/ledger';
+import { budgetWorkflowId } from '../domain/workflowIds';
 import { RequestConflictError, RouteFailedError } from './errors';
 
 export { routeWorkflowId } from '../domain/workflowIds';
@@ -168,6 +172,20 @@ export class RouterClient {
   /** A policy's bandit state as its workflow sees it: arms, their rewards, counters, history length. */
   async getBanditState(policyId: string): Promise<BanditStateView> {
     return this.client.workflow.getHandle(banditWorkflowId(policyId)).query(banditViewQuery);
+  }
+
+  /**
+   * A tenant's budget as its workflow holds it: per UTC day and month the cap, what was spent and what is reserved,
+   * and the open reservations. A tenant that has not reserved anything yet has an empty one.
+   */
+  async getBudget(tenant: string): Promise<BudgetWorkflowView> {
+    try {
+      return await this.client.workflow.getHandle(budgetWorkflowId(tenant)).query(budgetViewQuery);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      const now = Date.now();
+      return { ...budgetView(tenant, emptyLedger(now), now), historyLength: 0, continuedAsNew: 0 };
+    }
   }
 
   /** Changes a bandit's settings or arms; a bad value is refused by the update's validator, naming the field. */

@@ -15,6 +15,10 @@ export const FailureType = {
   ProviderUnavailable: 'ProviderUnavailable',
   /** Every model on the request's ladder failed for good. */
   AllModelsFailed: 'AllModelsFailed',
+  /** The tenant's budget cannot cover the request's first call (OpenAI's `insufficient_quota`). */
+  InsufficientQuota: 'InsufficientQuota',
+  /** The tenant's budget could not be reached to reserve the request's first call. */
+  BudgetUnavailable: 'BudgetUnavailable',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
@@ -24,4 +28,5 @@ export const NON_RETRYABLE_FAILURES: readonly FailureType[] = [
   FailureType.UnknownModel,
   FailureType.UnknownPolicy,
   FailureType.ValidationError,
+  FailureType.InsufficientQuota,
 ];

@@ -107,6 +107,19 @@ export const RouteRequestSchema = z
     tenant: TenantIdSchema,
     policyId: idString.default('default'),
     budgetUsd: z.number().positive('must be greater than 0').max(1000).optional(),
+    /**
+     * The tenant's caps, set by the gateway from the tenants file: each model and judge call reserves its worst case
+     * in the tenant's budget first. Absent: nothing is reserved (and the run's history is as before budgets).
+     */
+    tenantBudget: z
+      .object({
+        dailyUsd: z.number().nonnegative('must be 0 or more').max(1_000_000).optional(),
+        monthlyUsd: z.number().nonnegative('must be 0 or more').max(1_000_000).optional(),
+      })
+      .strict()
+      .optional(),
+    /** The most output tokens each call may produce (OpenAI's max_tokens): sent to the provider, and what a reservation prices. */
+    maxOutputTokens: z.number().int('must be a whole number').positive('must be greater than 0').max(1_000_000).optional(),
     /** Set by the client when the prompt and history went to the content store; prompt is then empty. */
     contentRef: ContentRefSchema.optional(),
   })

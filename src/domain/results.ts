@@ -158,6 +158,11 @@ export const DecisionLogSchema = z.object({
     .optional(),
   /** "simulated" or "replayed" when any answer did not come from a live model. */
   origin: z.enum([...ANSWER_ORIGINS, 'mixed']),
+  /**
+   * Set when the tenant's budget refused a call the ladder wanted (an escalation, or the judge of an answer): the
+   * ladder stopped there and the best answer so far was kept. Absent in logs without budgets.
+   */
+  budgetStop: z.object({ kind: z.enum(['model', 'judge']), model: z.string(), reason: z.string() }).optional(),
 });
 export type DecisionLog = z.infer<typeof DecisionLogSchema>;
 

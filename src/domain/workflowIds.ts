@@ -1,6 +1,8 @@
 /** Workflow ids are business keys: one run per request, one bandit state per policy, one feedback per request. */
 export const routeWorkflowId = (requestId: string) => `route-${requestId}`;
 export const banditWorkflowId = (policyId: string) => `bandit-${policyId}`;
+/** One budget per tenant: the entity workflow that holds its spend and open reservations. */
+export const budgetWorkflowId = (tenant: string) => `budget-${tenant}`;
 export const feedbackWorkflowId = (requestId: string) => `bandit-feedback-${requestId}`;
 
 /**

@@ -13,6 +13,8 @@ export interface CompletionRequest {
   taskType: TaskType;
   domain: string;
   expectedOutputTokens: number;
+  /** The caller's cap on this call's output (the request's maxOutputTokens): sent as `max_tokens`, never exceeded. */
+  maxOutputTokens?: number;
   outputSchema?: OutputSchema;
   /**
    * Stable per (request, model, attempt series): the same on every retry of one call, so a provider that honours

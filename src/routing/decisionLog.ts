@@ -42,10 +42,12 @@ export interface DecisionLogContext {
   final: { attempt: Attempt; answer: string };
   workflowId: string;
   timestamp: string;
+  /** The call the tenant's budget refused, which ended the ladder. */
+  budgetStop?: DecisionLog['budgetStop'];
 }
 
 /** Folds a finished request into its one decision-log row; all cost arithmetic lives here. */
-export function buildDecisionLog({ request, plan, attempts, final, workflowId, timestamp }: DecisionLogContext): DecisionLog {
+export function buildDecisionLog({ request, plan, attempts, final, workflowId, timestamp, budgetStop }: DecisionLogContext): DecisionLog {
   const best = plan.ladder.find((r) => r.id === plan.bestModel);
   if (!best) throw new Error(`best model "${plan.bestModel}" is not on the ladder`);
   const costUsd = requestCostUsd(attempts);
@@ -81,6 +83,7 @@ export function buildDecisionLog({ request, plan, attempts, final, workflowId, t
     propensity: plan.decision.propensity ?? 1,
     answer: final.answer,
     origin: origins.size === 1 ? [...origins][0]! : origins.size === 0 ? 'live' : 'mixed',
+    ...(budgetStop && { budgetStop }),
   };
 }
 

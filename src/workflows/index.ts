@@ -3,3 +3,4 @@ export { banditState } from './banditState';
 export { banditFeedback } from './banditFeedback';
 export { benchFloor } from './benchFloor';
 export { shadowEvaluation } from './shadowEvaluation';
+export { budget } from './budget';

@@ -22,6 +22,9 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { RouterActivities } from '../activities';
+import type { BudgetedCall, BudgetReservation } from '../activities/budget';
+import { SETTLE_SCHEDULE_TO_CLOSE_MS, type BudgetCaps } from '../budget/ledger';
+import { DEFAULT_BUDGETED_MAX_OUTPUT_TOKENS, reservationId, SETTLE_MARGIN_MS } from '../budget/reservations';
 import { FailureType } from '../domain/failures';
 import { LOCAL_QUICK_STEPS_MEMO } from '../domain/workflowIds';
 import type { RouteRequest, RouteRequestInput } from '../domain/request';
@@ -55,6 +58,27 @@ const LEARN_OPTIONS: ActivityOptions = {
 
 // Signalling another workflow is a call to the server: always a regular activity.
 const { reportBanditOutcome } = proxyActivities<RouterActivities>(LEARN_OPTIONS);
+
+/*
+ * Budget steps are updates on the tenant's budget workflow: regular activities too. As local activities they would
+ * hold this run's workflow task while the budget workflow, which may need a workflow slot on this very worker, has
+ * to answer: with many requests in flight that can starve it.
+ */
+const { reserveBudget } = proxyActivities<RouterActivities>({
+  startToCloseTimeout: '10s',
+  scheduleToCloseTimeout: '1m',
+  retry: { ...retry, maximumAttempts: 10 },
+  summary: "budget: reserve the call's worst case",
+});
+// Money was spent: keep trying for as long as the ledger remembers a settled id (a repeat must find it).
+const { settleBudget } = proxyActivities<RouterActivities>({
+  startToCloseTimeout: '10s',
+  scheduleToCloseTimeout: SETTLE_SCHEDULE_TO_CLOSE_MS,
+  retry: { ...retry, maximumInterval: '30s' },
+  summary: "budget: settle the call's actual cost",
+});
+/** EVALUATE_OPTIONS.scheduleToCloseTimeout: how long a judge call can take, for its reservation's TTL. */
+const JUDGE_SCHEDULE_TO_CLOSE_MS = 5 * 60_000;
 
 /**
  * The quick steps, as regular activities (histories from before the 'local-quick-steps' patch, a starter that
@@ -131,9 +155,15 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
   const raceAttributes = race ? [{ key: Speculative, value: true }] : [];
   const attempts: Attempt[] = [];
   const answers: (ModelResult | undefined)[] = [];
+  let budgetStop: BudgetStop | undefined;
+  // Only a request with a tenant budget reaches the marker: every other run's commands stay as they were.
+  const budget = request.tenantBudget && patched('budget-reservations') ? { tenant: request.tenant, caps: request.tenantBudget, calls: 0 } : undefined;
+  const callRequest = slim ? modelCallRequest(request) : request;
   const step: StepContext = {
-    callRequest: slim ? modelCallRequest(request) : request,
+    // A budgeted call always has an output cap, sent to the provider: the worst case reserved is then a real bound.
+    callRequest: budget ? { ...callRequest, maxOutputTokens: request.maxOutputTokens ?? DEFAULT_BUDGETED_MAX_OUTPUT_TOKENS } : callRequest,
     request,
+    ...(budget && { budget }),
     ladder: plan.ladder,
     threshold: plan.gateThreshold,
     quickGate: quick === local,
@@ -148,10 +178,15 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
       : previous.error
         ? `${previous.model} failed: ${previous.error}`
         : `${previous.model} scored ${previous.verdict?.score} below ${plan.gateThreshold}`;
-    const tried = next.partner && race ? await raceModels(step, next, next.partner, race, why) : [await tryModel(step, next, why)];
-    for (const { attempt, result } of tried) {
+    const stepResult = next.partner && race ? await raceModels(step, next, next.partner, race, why) : await tryModel(step, next, why);
+    for (const { attempt, result } of stepResult.tried) {
       attempts.push(attempt);
       answers.push(result);
+    }
+    // The budget refused a call: the ladder ends here, with the best answer so far.
+    if (stepResult.budgetStop) {
+      budgetStop = stepResult.budgetStop;
+      break;
     }
   }
 
@@ -159,6 +194,13 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
   const keptAnswer = answers[keptIndex];
   if (keptAnswer === undefined) {
     if (slim) upsertSearchAttributes([...routedAttributes, ...raceAttributes]);
+    if (budgetStop) {
+      const tried = attempts.length === 0 ? 'before any model call' : `after ${attempts.map((a) => `${a.model}: ${a.error}`).join('; ')}`;
+      throw ApplicationFailure.nonRetryable(
+        `tenant "${request.tenant}": budget refused ${budgetStop.model} for request ${request.requestId} ${tried}: ${budgetStop.reason}`,
+        budgetStop.unavailable ? FailureType.BudgetUnavailable : FailureType.InsufficientQuota,
+      );
+    }
     throw ApplicationFailure.nonRetryable(
       `no model answered request ${request.requestId}: ${attempts.map((a) => `${a.model}: ${a.error}`).join('; ')}`,
       FailureType.AllModelsFailed,
@@ -172,6 +214,7 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
     final,
     workflowId: workflowInfo().workflowId,
     timestamp: new Date().toISOString(),
+    ...(budgetStop && { budgetStop: { kind: budgetStop.kind, model: budgetStop.model, reason: budgetStop.reason } }),
   });
   // A waiting caller's answer leaves when this workflow task ends; the shortest timer ends it here, so the row and
   // the outcome below are written after the caller has the answer rather than before.
@@ -252,7 +295,7 @@ async function startShadow(input: ShadowEvaluationInput): Promise<void> {
  * policy, tier, budget) stays in the workflow's input, not copied into every call's history event.
  */
 function modelCallRequest(request: RouteRequest): RouteRequestInput {
-  const { tenant: _t, policyId: _p, customerTier: _c, timeSensitivity: _s, budgetUsd: _b, history, ...call } = request;
+  const { tenant: _t, policyId: _p, customerTier: _c, timeSensitivity: _s, budgetUsd: _b, tenantBudget: _tb, history, ...call } = request;
   return history.length > 0 ? { ...call, history } : call;
 }
 
@@ -264,12 +307,88 @@ interface StepContext {
   threshold: number;
   quickGate: boolean;
   liveGradingCallsModel: boolean;
+  /** A budgeted request's tenant, caps, and how many calls it has reserved (each reservation's index). */
+  budget?: { tenant: string; caps: BudgetCaps; calls: number };
 }
 
 interface Tried {
   attempt: Attempt;
   /** The model's answer, when it gave one. */
   result?: ModelResult;
+}
+
+/** A call the tenant's budget refused; `unavailable` when the budget could not be reached at all. */
+interface BudgetStop {
+  kind: 'model' | 'judge';
+  model: string;
+  reason: string;
+  unavailable?: boolean;
+}
+
+/** What one step of the ladder tried, and whether the budget stopped it. */
+interface StepResult {
+  tried: Tried[];
+  budgetStop?: BudgetStop;
+}
+
+interface Reserved {
+  id: string;
+  reservation: BudgetReservation;
+}
+
+/** Reserves one call's worst case in the tenant's budget; nothing (and no command) for a request without one. */
+async function reserveCall(step: StepContext, call: BudgetedCall, callTimeoutMs: number): Promise<Reserved | undefined> {
+  const { budget } = step;
+  if (!budget) return undefined;
+  const { workflowId, runId } = workflowInfo();
+  const id = reservationId(workflowId, runId, budget.calls++);
+  try {
+    const reservation = await reserveBudget({ tenant: budget.tenant, caps: budget.caps, reservationId: id, ttlMs: callTimeoutMs + SETTLE_MARGIN_MS, call });
+    return { id, reservation };
+  } catch (err) {
+    // Without a reservation the call is not made: a budget that cannot be reached cannot promise the money.
+    if (!(err instanceof ActivityFailure)) throw err;
+    return { id, reservation: { accepted: false, reason: `budget unavailable: ${failureMessage(err)}` } };
+  }
+}
+
+function refusalOf(kind: BudgetStop['kind'], model: string, reserved: Reserved | undefined): BudgetStop | undefined {
+  if (!reserved || reserved.reservation.accepted) return undefined;
+  const { reason } = reserved.reservation;
+  return { kind, model, reason, ...(reason.startsWith('budget unavailable') && { unavailable: true }) };
+}
+
+/**
+ * Charges what a call cost and releases the rest of its reservation. Money spent on a call the budget was not asked
+ * about (a judge that bills nothing, so reserved nothing, yet cost something) is charged too, under an id of its own.
+ * A settle that cannot be delivered leaves the reservation to expire at its worst case: never under-charged.
+ */
+async function settleCall(step: StepContext, reserved: Reserved | undefined, usd: number): Promise<void> {
+  const { budget } = step;
+  if (!budget) return;
+  const reservedSomething = reserved?.reservation.accepted === true && !reserved.reservation.skipped;
+  if (!reservedSomething && !(usd > 0)) return;
+  const { workflowId, runId } = workflowInfo();
+  const id = reserved?.id ?? reservationId(workflowId, runId, budget.calls++);
+  try {
+    // Not cancellable: a cancelled request still pays for what it called.
+    await CancellationScope.nonCancellable(() => settleBudget({ tenant: budget.tenant, reservationId: id, actualUsd: usd }));
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    wfLog.warn('budget settle not delivered: the reservation expires at its worst case', { reservationId: id, usd, error: failureMessage(err) });
+  }
+}
+
+/** What a completed model call cost, with the earlier attempts that may have been billed too (money-safe). */
+const modelCallCostUsd = (result: ModelResult) => result.costUsd + (result.possiblyBilled?.usd ?? 0);
+
+/** What a raced call cost however it ended: its answer, what it reported when cancelled, or what its failure may have been billed. */
+function racedCallCostUsd(outcome: { value: ModelResult } | { reason: unknown }): number {
+  if ('value' in outcome) return modelCallCostUsd(outcome.value);
+  if (!(outcome.reason instanceof ActivityFailure)) return 0;
+  const report = cancelledCallOf(outcome.reason);
+  if (report) return report.costUsd + (report.possiblyBilled?.usd ?? 0);
+  return possiblyBilledOf(outcome.reason)?.usd ?? 0;
 }
 
 function rungOf(ladder: readonly Rung[], model: string): Rung {
@@ -284,38 +403,59 @@ function failedAttempt(model: string, cause: Attempt['cause'], err: ActivityFail
   return { model, cause, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: 0, error: failureMessage(err), ...(possiblyBilled && { possiblyBilled }) };
 }
 
-/** One rung: call the model, then the gate. */
-async function tryModel(step: StepContext, { model, cause }: Pick<NextStep, 'model' | 'cause'>, why: string): Promise<Tried> {
-  const rung = rungOf(step.ladder, model);
+/** One rung: reserve its worst case (a budgeted request), call the model, settle, then the gate. */
+async function tryModel(step: StepContext, next: Pick<NextStep, 'model' | 'cause'>, why: string): Promise<StepResult> {
+  const rung = rungOf(step.ladder, next.model);
+  const reserved = await reserveCall(step, { kind: 'model', modelId: next.model, request: step.callRequest }, rung.timeouts.scheduleToCloseMs);
+  const refused = refusalOf('model', next.model, reserved);
+  if (refused) return { tried: [], budgetStop: refused };
+  return callAndGate(step, rung, next, why, reserved);
+}
+
+async function callAndGate(step: StepContext, rung: Rung, { model, cause }: Pick<NextStep, 'model' | 'cause'>, why: string, reserved: Reserved | undefined): Promise<StepResult> {
   let result: ModelResult;
   try {
     result = await callModel.executeWithOptions(modelCallOptions(rung, `${cause}: ${model} — ${why}`.slice(0, 200)), [{ request: step.callRequest, modelId: model }]);
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
-    return { attempt: failedAttempt(model, cause, err) };
+    const attempt = failedAttempt(model, cause, err);
+    await settleCall(step, reserved, attempt.possiblyBilled?.usd ?? 0);
+    return { tried: [{ attempt }] };
   }
+  await settleCall(step, reserved, modelCallCostUsd(result));
   return gateAnswer(step, model, cause, result);
 }
 
-/** The gate's verdict on one answer. */
-async function gateAnswer(step: StepContext, model: string, cause: Attempt['cause'], result: ModelResult): Promise<Tried> {
+/** The gate's verdict on one answer; a paid judge reserves its worst case first, and a refusal leaves the answer unjudged. */
+async function gateAnswer(step: StepContext, model: string, cause: Attempt['cause'], result: ModelResult): Promise<StepResult> {
   const { request, threshold } = step;
   const usage = pickUsage(result);
+  // A recorded verdict (simulated, replayed answers) or a validators-only gate calls no model: a quick step. A
+  // live answer graded by the paid judge, which heartbeats and can be cancelled, is a regular activity.
+  const quick = step.quickGate && (result.origin !== 'live' || !step.liveGradingCallsModel);
+  const paidJudge = result.origin === 'live' && step.liveGradingCallsModel;
+  const reserved = paidJudge ? await reserveCall(step, { kind: 'judge', request, result }, JUDGE_SCHEDULE_TO_CLOSE_MS) : undefined;
+  const refused = refusalOf('judge', model, reserved);
+  if (refused) return { tried: [{ attempt: { model, cause, ...usage, ...(result.possiblyBilled && { possiblyBilled: result.possiblyBilled }) }, result }], budgetStop: refused };
+  let tried: Tried;
+  let judgeCostUsd: number;
   try {
-    // A recorded verdict (simulated, replayed answers) or a validators-only gate calls no model: a quick step. A
-    // live answer graded by the paid judge, which heartbeats and can be cancelled, is a regular activity.
-    const verdict =
-      step.quickGate && (result.origin !== 'live' || !step.liveGradingCallsModel)
-        ? await local.evaluateAnswer({ request, result, threshold })
-        : await evaluateAnswer.executeWithOptions({ ...EVALUATE_OPTIONS, summary: `quality gate for ${model} (threshold ${threshold})` }, [{ request, result, threshold }]);
+    const verdict = quick
+      ? await local.evaluateAnswer({ request, result, threshold })
+      : await evaluateAnswer.executeWithOptions({ ...EVALUATE_OPTIONS, summary: `quality gate for ${model} (threshold ${threshold})` }, [{ request, result, threshold }]);
     const possiblyBilled = addPossiblyBilled(result.possiblyBilled, verdict.possiblyBilled);
-    return { attempt: { model, cause, ...usage, verdict, ...(possiblyBilled && { possiblyBilled }) }, result };
+    tried = { attempt: { model, cause, ...usage, verdict, ...(possiblyBilled && { possiblyBilled }) }, result };
+    judgeCostUsd = verdict.costUsd + (verdict.possiblyBilled?.usd ?? 0);
   } catch (err) {
     // The answer was paid for; an unavailable gate means it cannot be trusted, so the ladder goes on.
     if (!(err instanceof ActivityFailure)) throw err;
-    const possiblyBilled = addPossiblyBilled(result.possiblyBilled, possiblyBilledOf(err));
-    return { attempt: { model, cause, ...usage, error: `quality gate: ${failureMessage(err)}`, ...(possiblyBilled && { possiblyBilled }) }, result };
+    const judgeBilled = possiblyBilledOf(err);
+    const possiblyBilled = addPossiblyBilled(result.possiblyBilled, judgeBilled);
+    tried = { attempt: { model, cause, ...usage, error: `quality gate: ${failureMessage(err)}`, ...(possiblyBilled && { possiblyBilled }) }, result };
+    judgeCostUsd = judgeBilled?.usd ?? 0;
   }
+  await settleCall(step, reserved, judgeCostUsd);
+  return { tried: [tried] };
 }
 
 /**
@@ -324,18 +464,32 @@ async function gateAnswer(step: StepContext, model: string, cause: Attempt['caus
  * arrives. If it passes, the scope is cancelled and the other call aborted; if not, the other answer, already under
  * way, is gated with no second round trip. Both calls are settled before the step ends and each is an attempt: a
  * cancelled one with what it reported it can have cost, an answer that arrived but was not needed with its price.
+ * A budgeted request reserves both calls first; without room for the partner the routed model runs alone.
  */
-async function raceModels(step: StepContext, routed: Pick<NextStep, 'model' | 'cause'>, partner: string, race: NonNullable<RoutePlan['speculative']>, why: string): Promise<Tried[]> {
+async function raceModels(step: StepContext, routed: Pick<NextStep, 'model' | 'cause'>, partner: string, race: NonNullable<RoutePlan['speculative']>, why: string): Promise<StepResult> {
   const entrants = [
     { model: routed.model, cause: routed.cause, summary: `${routed.cause}: ${routed.model} — ${why}` },
     { model: partner, cause: 'speculative' as const, summary: `speculative: ${race.reason}` },
   ];
+  const rungs = entrants.map(({ model }) => rungOf(step.ladder, model));
+  const reserved = await Promise.all(
+    entrants.map(({ model }, i) => reserveCall(step, { kind: 'model', modelId: model, request: step.callRequest }, rungs[i]!.timeouts.scheduleToCloseMs)),
+  );
+  const refused = refusalOf('model', routed.model, reserved[0]);
+  if (refused) {
+    await settleCall(step, reserved[1], 0);
+    return { tried: [], budgetStop: refused };
+  }
+  if (refusalOf('model', partner, reserved[1])) {
+    wfLog.info('budget refused the speculative partner: the routed model runs alone', { partner });
+    return callAndGate(step, rungs[0]!, routed, why, reserved[0]);
+  }
   const scope = new CancellationScope();
-  const calls = entrants.map(({ model, summary }) =>
+  const calls = entrants.map(({ model, summary }, i) =>
     scope.run(() =>
       callModel.executeWithOptions(
         // The cancelled call's report of what it cost arrives with its cancellation, so the workflow waits for it.
-        { ...modelCallOptions(rungOf(step.ladder, model), summary.slice(0, 200)), cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED },
+        { ...modelCallOptions(rungs[i]!, summary.slice(0, 200)), cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED },
         [{ request: step.callRequest, modelId: model, raced: true }],
       ),
     ),
@@ -344,6 +498,7 @@ async function raceModels(step: StepContext, routed: Pick<NextStep, 'model' | 'c
   const settled = calls.map((call) => call.then((value) => ({ value }), (reason: unknown) => ({ reason })));
   const first = race.prefer === 'latency' ? await Promise.race(settled.map((s, i) => s.then(() => i))) : 0;
   const tried: (Tried | undefined)[] = [];
+  let budgetStop: BudgetStop | undefined;
   for (const i of [first, 1 - first]) {
     const { model, cause } = entrants[i]!;
     const outcome = await settled[i]!;
@@ -353,14 +508,18 @@ async function raceModels(step: StepContext, routed: Pick<NextStep, 'model' | 'c
       continue;
     }
     const gated = await gateAnswer(step, model, cause, outcome.value);
-    tried[i] = { ...gated, attempt: { ...gated.attempt, status: 'completed' } };
-    if (gated.attempt.verdict?.passed) {
+    const one = gated.tried[0]!;
+    tried[i] = { ...one, attempt: { ...one.attempt, status: 'completed' } };
+    budgetStop = gated.budgetStop;
+    // A passing answer needs no other; nor does one the budget will not let the judge grade.
+    if (one.attempt.verdict?.passed || budgetStop) {
       scope.cancel();
       break;
     }
   }
   const outcomes = await Promise.all(settled);
-  return entrants.map(({ model, cause }, i) => tried[i] ?? unneededAttempt(model, cause, outcomes[i]!));
+  await Promise.all(reserved.map((r, i) => settleCall(step, r, racedCallCostUsd(outcomes[i]!))));
+  return { tried: entrants.map(({ model, cause }, i) => tried[i] ?? unneededAttempt(model, cause, outcomes[i]!)), ...(budgetStop && { budgetStop }) };
 }
 
 /** The other call of a race that a passing answer made unneeded: cancelled, or it had already answered (and cost). */

@@ -110,10 +110,12 @@ export class OpenAICompatibleProvider implements ModelProvider {
 
   async complete(req: CompletionRequest): Promise<Completion> {
     const messages = [...req.history.map(({ role, content }) => ({ role, content })), { role: 'user', content: req.prompt }];
+    // The tighter of the provider's cap and the call's own.
+    const maxTokens = Math.min(this.maxOutputTokens ?? Infinity, req.maxOutputTokens ?? Infinity);
     const body = {
       model: req.model.providerModel ?? req.model.id,
       messages,
-      ...(this.maxOutputTokens !== undefined && { max_tokens: this.maxOutputTokens }),
+      ...(Number.isFinite(maxTokens) && { max_tokens: maxTokens }),
       ...(req.outputSchema && { response_format: { type: 'json_object' } }),
     };
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };

@@ -148,7 +148,7 @@ export class SimulatedProvider implements ModelProvider {
           // As a streaming provider would: the tokens streamed before the abort, at the simulated pace.
           const streamed = (performance.now() - started) / this.latencyScale - outcome.firstTokenMs;
           const share = Math.min(1, Math.max(0, streamed / (outcome.latencyMs - outcome.firstTokenMs)));
-          request.onUsage?.({ inputTokens: outcome.inputTokens, outputTokens: Math.floor(outcome.outputTokens * share) });
+          request.onUsage?.({ inputTokens: outcome.inputTokens, outputTokens: Math.min(Math.floor(outcome.outputTokens * share), request.maxOutputTokens ?? Infinity) });
           throw request.signal.reason;
         }
         throw err;
@@ -164,7 +164,8 @@ export class SimulatedProvider implements ModelProvider {
     return {
       text: outcome.text,
       inputTokens: outcome.inputTokens,
-      outputTokens: outcome.outputTokens,
+      // As a real model does with max_tokens: the answer stops at the cap.
+      outputTokens: Math.min(outcome.outputTokens, request.maxOutputTokens ?? Infinity),
       latencyMs: outcome.latencyMs,
       origin: 'simulated',
       recordedQuality: outcome.quality,

@@ -1,0 +1,116 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { BudgetCaps } from '../budget/ledger';
+import { DEFAULT_BUDGETED_MAX_OUTPUT_TOKENS } from '../budget/reservations';
+import { worstCaseUsd } from '../budget/worstCase';
+import type { ModelSpec } from '../domain/catalog';
+import { FailureType } from '../domain/failures';
+import type { RouteRequest, RouteRequestInput } from '../domain/request';
+import type { ModelResult } from '../domain/results';
+import { budgetWorkflowId } from '../domain/workflowIds';
+import type { QualityGate } from '../evaluators/gate';
+import type { ModelProvider } from '../providers/types';
+import { reserveUpdate, settleUpdate, type budget, type ReserveRequest } from '../workflows/budget';
+import type { TemporalAccess } from './bandit';
+
+/** The call a reservation is for: a model call (its own request) or the paid judge grading an answer. */
+export type BudgetedCall = { kind: 'model'; modelId: string; request: RouteRequestInput } | { kind: 'judge'; request: RouteRequest; result: ModelResult };
+
+export interface ReserveBudgetInput {
+  tenant: string;
+  caps: BudgetCaps;
+  reservationId: string;
+  ttlMs: number;
+  call: BudgetedCall;
+}
+
+export type BudgetReservation =
+  | {
+      accepted: true;
+      reservedUsd: number;
+      /** The input tokens were estimated (characters ÷ 4), not counted by the model's tokenizer. */
+      estimated: boolean;
+      /** Nothing to reserve (a judge that bills nothing): the budget was not asked, and needs no settle. */
+      skipped?: true;
+    }
+  | { accepted: false; reason: string };
+
+export interface SettleBudgetInput {
+  tenant: string;
+  reservationId: string;
+  actualUsd: number;
+}
+
+export interface BudgetActivityDeps {
+  temporal?: TemporalAccess;
+  modelSpec(id: string): ModelSpec;
+  providers: Readonly<Record<string, ModelProvider>>;
+  gate: QualityGate;
+  /** Parses the request again and puts a claim-checked prompt back in place. */
+  validRequest(request: unknown): Promise<RouteRequest>;
+}
+
+export function createBudgetActivities(deps: BudgetActivityDeps) {
+  function access(): TemporalAccess {
+    if (!deps.temporal) throw ApplicationFailure.nonRetryable('this worker has no Temporal client for tenant budgets', FailureType.InvalidRequest);
+    return deps.temporal;
+  }
+
+  /** Update-with-start: a tenant's first reservation creates its budget; later ones join the running workflow. */
+  function startOperation(tenant: string): WithStartWorkflowOperation<typeof budget> {
+    return new WithStartWorkflowOperation<typeof budget>('budget', {
+      workflowId: budgetWorkflowId(tenant),
+      taskQueue: access().taskQueue,
+      args: [{ tenant }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      staticSummary: `budget of tenant ${tenant}: spend per day and month, open reservations`,
+    });
+  }
+
+  async function worstCase(call: BudgetedCall): Promise<{ usd: number; estimated: boolean; label: string }> {
+    const request = await deps.validRequest(call.request);
+    if (call.kind === 'judge') return { usd: deps.gate.paidCallCeilingUsd(request, call.result), estimated: true, label: `judge of ${call.result.model}` };
+    const model = deps.modelSpec(call.modelId);
+    const providerCap = deps.providers[model.provider]?.maxOutputTokens ?? Infinity;
+    const maxOutputTokens = Math.min(request.maxOutputTokens ?? DEFAULT_BUDGETED_MAX_OUTPUT_TOKENS, providerCap);
+    const worst = worstCaseUsd(model, [...request.history, { content: request.prompt }], maxOutputTokens);
+    return { usd: worst.usd, estimated: worst.estimated, label: model.id };
+  }
+
+  return {
+    /**
+     * Reserves one call's worst case in the tenant's budget. A refusal is a result, not a failure: the workflow
+     * decides what it means (no request, or no further escalation). Retried safely: the reservation id is the
+     * update id, and the ledger finds a reservation it already holds.
+     */
+    async reserveBudget(input: ReserveBudgetInput): Promise<BudgetReservation> {
+      const worst = await worstCase(input.call);
+      if (worst.usd === 0) return { accepted: true, reservedUsd: 0, estimated: worst.estimated, skipped: true };
+      const request: ReserveRequest = { id: input.reservationId, usd: worst.usd, caps: input.caps, ttlMs: input.ttlMs, label: worst.label, ...(worst.estimated && { estimated: true }) };
+      try {
+        const reservation = await access().client.workflow.executeUpdateWithStart(reserveUpdate, {
+          args: [request],
+          updateId: `reserve/${input.reservationId}`,
+          startWorkflowOperation: startOperation(input.tenant),
+        });
+        return { accepted: true, reservedUsd: reservation.reservedUsd, estimated: worst.estimated };
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === FailureType.InsufficientQuota) {
+          return { accepted: false, reason: err.cause.message };
+        }
+        throw err;
+      }
+    },
+
+    /** Charges what the call cost and releases the rest of its reservation; a repeated settle changes nothing. */
+    async settleBudget(input: SettleBudgetInput): Promise<void> {
+      await access().client.workflow.executeUpdateWithStart(settleUpdate, {
+        args: [{ id: input.reservationId, actualUsd: input.actualUsd }],
+        updateId: `settle/${input.reservationId}`,
+        startWorkflowOperation: startOperation(input.tenant),
+      });
+    },
+  };
+}
+
+export type BudgetActivities = ReturnType<typeof createBudgetActivities>;
