@@ -50,7 +50,37 @@ export interface BudgetActivityDeps {
   validRequest(request: unknown): Promise<RouteRequest>;
 }
 
+/**
+ * The server takes at most 10 updates in flight per workflow (history.maxInFlightUpdates) and refuses the rest with
+ * RESOURCE_EXHAUSTED, which the client retries with back-off. Queueing a tenant's updates here, a few at a time,
+ * keeps one worker under that limit instead of backing off (200 at once: see the budget test's log line).
+ */
+export const UPDATES_IN_FLIGHT_PER_TENANT = 8;
+
+/** Runs at most `limit` tasks at once per key, the rest in arrival order. */
+export class KeyedLimiter {
+  private readonly queues = new Map<string, { running: number; waiting: (() => void)[] }>();
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    let queue = this.queues.get(key);
+    if (!queue) this.queues.set(key, (queue = { running: 0, waiting: [] }));
+    if (queue.running >= this.limit) await new Promise<void>((resolve) => queue.waiting.push(resolve));
+    queue.running += 1;
+    try {
+      return await task();
+    } finally {
+      queue.running -= 1;
+      const next = queue.waiting.shift();
+      if (next) next();
+      else if (queue.running === 0) this.queues.delete(key);
+    }
+  }
+}
+
 export function createBudgetActivities(deps: BudgetActivityDeps) {
+  const limiter = new KeyedLimiter(UPDATES_IN_FLIGHT_PER_TENANT);
   function access(): TemporalAccess {
     if (!deps.temporal) throw ApplicationFailure.nonRetryable('this worker has no Temporal client for tenant budgets', FailureType.InvalidRequest);
     return deps.temporal;
@@ -88,11 +118,13 @@ export function createBudgetActivities(deps: BudgetActivityDeps) {
       if (worst.usd === 0) return { accepted: true, reservedUsd: 0, estimated: worst.estimated, skipped: true };
       const request: ReserveRequest = { id: input.reservationId, usd: worst.usd, caps: input.caps, ttlMs: input.ttlMs, label: worst.label, ...(worst.estimated && { estimated: true }) };
       try {
-        const reservation = await access().client.workflow.executeUpdateWithStart(reserveUpdate, {
-          args: [request],
-          updateId: `reserve/${input.reservationId}`,
-          startWorkflowOperation: startOperation(input.tenant),
-        });
+        const reservation = await limiter.run(input.tenant, () =>
+          access().client.workflow.executeUpdateWithStart(reserveUpdate, {
+            args: [request],
+            updateId: `reserve/${input.reservationId}`,
+            startWorkflowOperation: startOperation(input.tenant),
+          }),
+        );
         return { accepted: true, reservedUsd: reservation.reservedUsd, estimated: worst.estimated };
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === FailureType.InsufficientQuota) {
@@ -104,11 +136,13 @@ export function createBudgetActivities(deps: BudgetActivityDeps) {
 
     /** Charges what the call cost and releases the rest of its reservation; a repeated settle changes nothing. */
     async settleBudget(input: SettleBudgetInput): Promise<void> {
-      await access().client.workflow.executeUpdateWithStart(settleUpdate, {
-        args: [{ id: input.reservationId, actualUsd: input.actualUsd }],
-        updateId: `settle/${input.reservationId}`,
-        startWorkflowOperation: startOperation(input.tenant),
-      });
+      await limiter.run(input.tenant, () =>
+        access().client.workflow.executeUpdateWithStart(settleUpdate, {
+          args: [{ id: input.reservationId, actualUsd: input.actualUsd }],
+          updateId: `settle/${input.reservationId}`,
+          startWorkflowOperation: startOperation(input.tenant),
+        }),
+      );
     },
   };
 }

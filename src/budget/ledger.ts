@@ -283,7 +283,7 @@ export function nextExpiry(ledger: BudgetLedger): number | undefined {
 
 export interface PeriodView {
   period: string;
-  /** null: no cap. */
+  /** The cap the last accepted reservation brought; null when it had none (or nothing was ever accepted). */
   capUsd: number | null;
   spentUsd: number;
   reservedUsd: number;

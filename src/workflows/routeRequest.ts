@@ -65,7 +65,8 @@ const { reportBanditOutcome } = proxyActivities<RouterActivities>(LEARN_OPTIONS)
  * to answer: with many requests in flight that can starve it.
  */
 const { reserveBudget } = proxyActivities<RouterActivities>({
-  startToCloseTimeout: '10s',
+  // A worker queues a busy tenant's updates (src/activities/budget.ts): the wait counts against this.
+  startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '1m',
   retry: { ...retry, maximumAttempts: 10 },
   summary: "budget: reserve the call's worst case",
