@@ -5,7 +5,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../src/activities';
 import type { BudgetReservation } from '../src/activities/budget';
-import { RouteFailedError } from '../src/client';
+import { RouteFailedError, RouterClient } from '../src/client';
 import { budgetWorkflowId } from '../src/domain/workflowIds';
 import type { RouteRequestInput } from '../src/domain/request';
 import { createRouterWorker } from '../src/worker/createWorker';
@@ -205,6 +205,32 @@ describe('tenant budgets on the Temporal dev server', () => {
     near(log.possiblyBilledUsd, worstUsd, 'possibly billed');
     near(view.day.spentUsd, SMALL_ANSWER_USD + PASSING_JUDGEMENT_USD + worstUsd, 'spent');
     near(view.day.spentUsd, log.costUsd + log.possiblyBilledUsd, 'spent is the log\'s cost and possibly-billed, once');
+  });
+
+  it('measures what reserving and settling adds to a routed request (printed, not asserted)', { timeout: 120_000 }, async () => {
+    const taskQueue = 'budget-overhead';
+    const w = await worker(taskQueue);
+    // What a caller waits for: the early answer (settles run after it, beside the decision-log row).
+    const router = new RouterClient({ client: env.client, taskQueue });
+    const timings = await w.runUntil(async () => {
+      const ms = { plain: [] as number[], budgeted: [] as number[] };
+      // Alternating, after one warm-up of each, so both see the same server and caches.
+      for (let i = -1; i < 15; i++) {
+        for (const kind of ['plain', 'budgeted'] as const) {
+          const started = performance.now();
+          await router.route({ requestId: `overhead-${kind}-${i}`, tenant: 'measured', taskType: 'classification', prompt: `Classify: "where is my parcel" ${i}`, ...(kind === 'budgeted' && { tenantBudget: { dailyUsd: 100 } }) });
+          if (i >= 0) ms[kind].push(performance.now() - started);
+        }
+      }
+      const view = await env.client.workflow.getHandle<typeof budget>(budgetWorkflowId('measured')).query(budgetViewQuery);
+      return { ...ms, view };
+    });
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const extra = median(timings.budgeted) - median(timings.plain);
+    // Each request makes two paid calls (the model and its judge): two reservations and two settles.
+    console.log(`# reserve+settle: request p50 ${median(timings.plain).toFixed(1)} ms plain, ${median(timings.budgeted).toFixed(1)} ms budgeted: +${extra.toFixed(1)} ms, ${(extra / 2).toFixed(1)} ms per call`);
+    const { view } = timings;
+    assert.equal(view.counters.reserved, 32, 'two reservations for each of the 16 budgeted requests');
   });
 
   it('refuses bad reservations in the validator, naming the field, with nothing reserved', { timeout: 60_000 }, async () => {

@@ -158,7 +158,7 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
   const answers: (ModelResult | undefined)[] = [];
   let budgetStop: BudgetStop | undefined;
   // Only a request with a tenant budget reaches the marker: every other run's commands stay as they were.
-  const budget = request.tenantBudget && patched('budget-reservations') ? { tenant: request.tenant, caps: request.tenantBudget, calls: 0 } : undefined;
+  const budget = request.tenantBudget && patched('budget-reservations') ? { tenant: request.tenant, caps: request.tenantBudget, calls: 0, settles: [] } : undefined;
   const callRequest = slim ? modelCallRequest(request) : request;
   const step: StepContext = {
     // A budgeted call always has an output cap, sent to the provider: the worst case reserved is then a real bound.
@@ -195,6 +195,7 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
   const keptAnswer = answers[keptIndex];
   if (keptAnswer === undefined) {
     if (slim) upsertSearchAttributes([...routedAttributes, ...raceAttributes]);
+    await settled(step);
     if (budgetStop) {
       const tried = attempts.length === 0 ? 'before any model call' : `after ${attempts.map((a) => `${a.model}: ${a.error}`).join('; ')}`;
       throw ApplicationFailure.nonRetryable(
@@ -220,6 +221,7 @@ async function routeAndRecord(request: RouteRequest, answered: (log: DecisionLog
   // A waiting caller's answer leaves when this workflow task ends; the shortest timer ends it here, so the row and
   // the outcome below are written after the caller has the answer rather than before.
   if (answered(log)) await sleep(1);
+  await settled(step);
   try {
     await quick.recordDecision(log, request);
   } catch (err) {
@@ -309,7 +311,7 @@ interface StepContext {
   quickGate: boolean;
   liveGradingCallsModel: boolean;
   /** A budgeted request's tenant, caps, and how many calls it has reserved (each reservation's index). */
-  budget?: { tenant: string; caps: BudgetCaps; calls: number };
+  budget?: { tenant: string; caps: BudgetCaps; calls: number; settles: Promise<void>[] };
 }
 
 interface Tried {
@@ -341,6 +343,9 @@ interface Reserved {
 async function reserveCall(step: StepContext, call: BudgetedCall, callTimeoutMs: number): Promise<Reserved | undefined> {
   const { budget } = step;
   if (!budget) return undefined;
+  // A judge reserves at once; a model call (an escalation) first lets earlier settles land, so it is weighed against
+  // what the request really spent rather than against worst cases already paid off.
+  if (call.kind === 'model') await settled(step);
   const { workflowId, runId } = workflowInfo();
   const id = reservationId(workflowId, runId, budget.calls++);
   try {
@@ -363,6 +368,7 @@ function refusalOf(kind: BudgetStop['kind'], model: string, reserved: Reserved |
  * Charges what a call cost and releases the rest of its reservation. Money spent on a call the budget was not asked
  * about (a judge that bills nothing, so reserved nothing, yet cost something) is charged too, under an id of its own.
  * A settle that cannot be delivered leaves the reservation to expire at its worst case: never under-charged.
+ * Started, not awaited: settles run beside the request's next steps and off its answer's path (`settled` waits).
  */
 async function settleCall(step: StepContext, reserved: Reserved | undefined, usd: number): Promise<void> {
   const { budget } = step;
@@ -371,13 +377,18 @@ async function settleCall(step: StepContext, reserved: Reserved | undefined, usd
   if (!reservedSomething && !(usd > 0)) return;
   const { workflowId, runId } = workflowInfo();
   const id = reserved?.id ?? reservationId(workflowId, runId, budget.calls++);
-  try {
-    // Not cancellable: a cancelled request still pays for what it called.
-    await CancellationScope.nonCancellable(() => settleBudget({ tenant: budget.tenant, reservationId: id, actualUsd: usd }));
-  } catch (err) {
+  // Not cancellable: a cancelled request still pays for what it called.
+  const settle = CancellationScope.nonCancellable(() => settleBudget({ tenant: budget.tenant, reservationId: id, actualUsd: usd })).catch((err: unknown) => {
     if (!(err instanceof ActivityFailure)) throw err;
     wfLog.warn('budget settle not delivered: the reservation expires at its worst case', { reservationId: id, usd, error: failureMessage(err) });
-  }
+  });
+  budget.settles.push(settle);
+}
+
+/** Waits for the settles started so far. */
+async function settled(step: StepContext): Promise<void> {
+  const settles = step.budget?.settles.splice(0) ?? [];
+  if (settles.length > 0) await Promise.all(settles);
 }
 
 /** What a completed model call cost, with the earlier attempts that may have been billed too (money-safe). */
