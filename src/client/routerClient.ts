@@ -192,8 +192,9 @@ export class RouterClient {
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
       const legacy = this.client.workflow.getHandle<typeof routeRequest>(legacyRouteWorkflowId(requestId));
-      const { typedSearchAttributes } = await legacy.describe().catch(() => {
-        throw err;
+      // Not found under either id is reported under the tenant-scoped one, the id the request has today.
+      const { typedSearchAttributes } = await legacy.describe().catch((legacyErr: unknown) => {
+        throw legacyErr instanceof WorkflowNotFoundError ? err : legacyErr;
       });
       // An old run carries no Tenant attribute and belonged to the default tenant; another tenant's is not readable.
       if ((typedSearchAttributes.get(Tenant) ?? 'default') !== tenant) throw err;
