@@ -122,7 +122,7 @@ async function main(): Promise<void> {
     mkdirSync(HISTORIES_DIR, { recursive: true });
     for (const [i, { file, request }] of RECORDINGS.entries()) {
       if (!wanted(file)) continue;
-      const history = await env.client.workflow.getHandle(routeWorkflowId(request.requestId)).fetchHistory();
+      const history = await env.client.workflow.getHandle(routeWorkflowId('default', request.requestId)).fetchHistory();
       const json = historyToJSON(history);
       const path = join(HISTORIES_DIR, file);
       writeFileSync(path, `${json}\n`);

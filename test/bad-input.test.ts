@@ -191,18 +191,18 @@ describe('bad requests through RouterClient on the time-skipping server', () => 
       assert.deepEqual(await executionsOnServer(), before, 'a workflow was started for a bad request');
       const requestId = (c.input as { requestId?: unknown } | null)?.requestId;
       if (typeof requestId === 'string') {
-        await assert.rejects(env.client.workflow.getHandle(routeWorkflowId(requestId)).describe(), WorkflowNotFoundError);
+        await assert.rejects(env.client.workflow.getHandle(routeWorkflowId('default', requestId)).describe(), WorkflowNotFoundError);
       }
     });
   }
 
   it('control: a valid request does start route-<requestId>, so the checks above can see a start', async () => {
     const before = await executionsOnServer();
-    assert.ok(!before.includes(routeWorkflowId(valid.requestId)));
+    assert.ok(!before.includes(routeWorkflowId('default', valid.requestId)));
     const handle = await router.startRoute(valid);
-    assert.equal(handle.workflowId, 'route-bad-input-ok');
-    assert.deepEqual(await executionsOnServer(), [...before, 'route-bad-input-ok'].sort());
-    const description = await env.client.workflow.getHandle('route-bad-input-ok').describe();
+    assert.equal(handle.workflowId, 'route-default-bad-input-ok');
+    assert.deepEqual(await executionsOnServer(), [...before, 'route-default-bad-input-ok'].sort());
+    const description = await env.client.workflow.getHandle('route-default-bad-input-ok').describe();
     assert.equal(description.type, 'routeRequest');
     assert.equal(description.taskQueue, TASK_QUEUE);
   });
@@ -223,7 +223,7 @@ describe('bad requests through RouterClient on the time-skipping server', () => 
         (e: unknown) => e,
       );
       assert.ok(err instanceof RequestConflictError, `expected a RequestConflictError, got ${String(err)}`);
-      assert.equal(err.message, 'requestId "reused-id" was already used for a different request (workflow route-reused-id); a new request needs a new requestId');
+      assert.equal(err.message, 'requestId "reused-id" was already used for a different request (workflow route-default-reused-id); a new request needs a new requestId');
     }
     assert.deepEqual(await executionsOnServer(), before);
   });

@@ -147,7 +147,7 @@ describe('banditState and bandit routing on the Temporal dev server', () => {
     const log = await w.runUntil(new RoutingToEndClient({ client: env.client, taskQueue }).route({ requestId: 'orphan-1', prompt: 'Classify: "hello"', taskType: 'classification', policyId: 'orphan' }));
     assert.equal(log.strategy, 'bandit');
     assert.ok(log.answer.length > 0);
-    const history = await env.client.workflow.getHandle(`route-orphan-1`).fetchHistory();
+    const history = await env.client.workflow.getHandle(`route-default-orphan-1`).fetchHistory();
     const failed = (history.events ?? []).some((e) => e.activityTaskFailedEventAttributes?.failure?.message?.includes('no Temporal client'));
     assert.ok(failed, 'the outcome activity failed, and the request completed anyway');
   });

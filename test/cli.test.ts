@@ -116,7 +116,7 @@ describe('model-router CLI (built, real embedded dev server)', () => {
     assert.equal(code, 0, stderr);
     const log = DecisionLogSchema.parse(JSON.parse(stdout));
     assert.equal(log.requestId, 'cli-test-1');
-    assert.equal(log.workflowId, 'route-cli-test-1');
+    assert.equal(log.workflowId, 'route-default-cli-test-1');
     assert.equal(log.decision.ruleId, 'classification-small');
     assert.equal(log.selectedModel, 'gpt-4o-mini');
     assert.equal(log.origin, 'simulated');

@@ -17,7 +17,9 @@ import { FileContentStore } from '../src/claimCheck/contentStore';
 import { RoutingToEndClient } from './helpers/routerClient';
 import { defaultPolicies } from './helpers/catalog';
 import { createRouterWorker } from '../src/worker/createWorker';
-import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy } from '../src/workflows/searchAttributes';
+import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy, Tenant } from '../src/workflows/searchAttributes';
+import { legacyRouteWorkflowId } from '../src/domain/workflowIds';
+import { ValidationError } from '../src/domain/validation';
 import { HARD_MARKER, judgedModels, loopbackDeps } from './helpers/loopbackRouter';
 import { startOpenAIServer, type OpenAIServer } from './helpers/openaiServer';
 import { devServerEnv, workflowBundle } from './helpers/temporal';
@@ -96,7 +98,7 @@ describe('routeRequest on the Temporal dev server', () => {
       ],
     );
 
-    const escalatedIds = [routeWorkflowId('sa-hard-1'), routeWorkflowId('sa-hard-2')].sort();
+    const escalatedIds = [routeWorkflowId('default', 'sa-hard-1'), routeWorkflowId('default', 'sa-hard-2')].sort();
     const escalated = await eventually(
       () => listRuns(env.client, `TaskQueue = '${taskQueue}' AND Escalated = true`),
       (runs) => runs.length >= escalatedIds.length,
@@ -106,14 +108,14 @@ describe('routeRequest on the Temporal dev server', () => {
       () => listRuns(env.client, `TaskQueue = '${taskQueue}' AND Escalated = false`),
       (runs) => runs.length >= 2,
     );
-    assert.deepEqual(notEscalated.map((r) => r.workflowId).sort(), [routeWorkflowId('sa-plain-1'), routeWorkflowId('sa-reasoning')].sort());
+    assert.deepEqual(notEscalated.map((r) => r.workflowId).sort(), [routeWorkflowId('default', 'sa-plain-1'), routeWorkflowId('default', 'sa-reasoning')].sort());
     const cheapEscalations = await eventually(
       () => listRuns(env.client, `TaskQueue = '${taskQueue}' AND RoutedModel = 'small-model' AND FinalModel = 'medium-model'`),
       (runs) => runs.length >= escalatedIds.length,
     );
     assert.deepEqual(cheapEscalations.map((r) => r.workflowId).sort(), escalatedIds);
 
-    for (const workflowId of [routeWorkflowId('sa-hard-1'), routeWorkflowId('sa-reasoning')]) {
+    for (const workflowId of [routeWorkflowId('default', 'sa-hard-1'), routeWorkflowId('default', 'sa-reasoning')]) {
       const log = byId.get(workflowId)!;
       const description = await env.client.workflow.getHandle(workflowId).describe();
       const attrs = description.typedSearchAttributes;
@@ -131,13 +133,41 @@ describe('routeRequest on the Temporal dev server', () => {
     }
 
     // The Web UI's activity list tells why each model was called.
-    const history = await env.client.workflow.getHandle(routeWorkflowId('sa-hard-1')).fetchHistory();
+    const history = await env.client.workflow.getHandle(routeWorkflowId('default', 'sa-hard-1')).fetchHistory();
     const modelCallSummaries = (history.events ?? [])
       .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'callModel')
       .map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined));
     assert.equal(modelCallSummaries.length, 2);
     assert.match(modelCallSummaries[0] ?? '', /^routed: small-model/);
     assert.match(modelCallSummaries[1] ?? '', /^escalation: medium-model — small-model scored 0\.3 below 0\.95/);
+  });
+
+  it('scopes runs by tenant: one requestId per tenant, listed by Tenant, old unscoped runs still read', { timeout: 60_000 }, async () => {
+    const taskQueue = 'tenant-scoped';
+    const prompt = 'Classify the intent: "my parcel is late"';
+    const [acme, globex] = await withWorker(taskQueue, async (router) => {
+      const logs = await Promise.all(['acme', 'globex'].map((tenant) => router.route({ requestId: 'shared-id', prompt, taskType: 'classification', tenant })));
+      // A run started before ids were tenant-scoped, under `route-<requestId>` and with no Tenant attribute.
+      await env.client.workflow.execute('routeRequest', {
+        taskQueue,
+        workflowId: legacyRouteWorkflowId('old-run'),
+        args: [{ requestId: 'old-run', prompt, history: [], taskType: 'classification', domain: 'general', customerTier: 'standard', timeSensitivity: 'normal', tenant: 'default', policyId: 'default' }],
+      });
+      const old = await router.result('default', 'old-run');
+      assert.equal(old.workflowId, 'route-old-run');
+      await assert.rejects(router.result('acme', 'old-run'), /not found/i, "another tenant cannot read a default tenant's old run");
+      assert.equal((await router.result('globex', 'shared-id')).workflowId, 'route-globex-shared-id');
+      await assert.rejects(router.result('acme-corp', 'shared-id'), (err: unknown) => err instanceof ValidationError && /tenant.*no "-"/.test(err.message));
+      return logs;
+    });
+    assert.deepEqual([acme!.workflowId, globex!.workflowId], [routeWorkflowId('acme', 'shared-id'), routeWorkflowId('globex', 'shared-id')]);
+    assert.deepEqual([acme!.tenant, globex!.tenant], ['acme', 'globex']);
+    const listed = await eventually(
+      () => listRuns(env.client, `TaskQueue = '${taskQueue}' AND Tenant = 'globex'`),
+      (runs) => runs.length >= 1,
+    );
+    assert.deepEqual(listed.map((r) => r.workflowId), ['route-globex-shared-id']);
+    assert.equal((await env.client.workflow.getHandle('route-acme-shared-id').describe()).typedSearchAttributes.get(Tenant), 'acme');
   });
 
   it('routes a repeated requestId once, whether the first run has finished or is still running', { timeout: 60_000 }, async () => {
@@ -162,7 +192,7 @@ describe('routeRequest on the Temporal dev server', () => {
 
     for (const requestId of ['dup-after-finish', 'dup-concurrent']) {
       const runs = await eventually(
-        () => listRuns(env.client, `WorkflowId = '${routeWorkflowId(requestId)}'`),
+        () => listRuns(env.client, `WorkflowId = '${routeWorkflowId('default', requestId)}'`),
         (found) => found.some((r) => r.status === 'COMPLETED'),
       );
       assert.equal(runs.length, 1, `${requestId}: one run, got ${JSON.stringify(runs)}`);
@@ -251,7 +281,7 @@ describe('routeRequest on the Temporal dev server', () => {
     assert.match(log.answer, /^answer from /);
     const called = server.calls.filter((c) => c.messages.some((m) => m.content.includes(marker)));
     assert.ok(called.some((c) => c.messages.at(-1)!.content === prompt), 'the model received the whole prompt');
-    const history = JSON.stringify((await env.client.workflow.getHandle(routeWorkflowId('claim-check-10mb')).fetchHistory()).events);
+    const history = JSON.stringify((await env.client.workflow.getHandle(routeWorkflowId('default', 'claim-check-10mb')).fetchHistory()).events);
     assert.ok(history.length < 1_000_000, `history is ${history.length} characters`);
     assert.ok(!history.includes(marker), 'the prompt is not in the history');
     assert.equal(readdirSync(join(dir, 'content')).length, 1, 'stored once');
@@ -264,7 +294,7 @@ describe('routeRequest on the Temporal dev server', () => {
     await assert.rejects(router.startRoute({ requestId: 'too-big', prompt: 'x'.repeat(MAX_CONTENT_CHARS + 1) }), /prompt: .*at most 16777216 characters/);
     await assert.rejects(router.startRoute({ requestId: 'no-store', prompt: 'x'.repeat(INLINE_CONTENT_LIMIT + 1) }), /prompt: .*need a content store/);
     for (const id of ['too-big', 'no-store']) {
-      await assert.rejects(env.client.workflow.getHandle(routeWorkflowId(id)).describe(), /not found/i, `${id} was not started`);
+      await assert.rejects(env.client.workflow.getHandle(routeWorkflowId('default', id)).describe(), /not found/i, `${id} was not started`);
     }
   });
 

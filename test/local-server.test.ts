@@ -24,6 +24,7 @@ const ROUTER_ATTRIBUTES = {
   QualityScore: DOUBLE,
   CostUsd: DOUBLE,
   Speculative: BOOL,
+  Tenant: KEYWORD,
 };
 
 async function customAttributes(server: LocalServer): Promise<Record<string, number>> {

@@ -101,7 +101,7 @@ describe('credentials never reach history, the decision log or the worker log', 
     const log = await worker.runUntil(router.route({ requestId, prompt: 'Classify the intent of: "Where is my parcel?"', taskType: 'classification' }));
     await wiring.close();
 
-    const history = await env.client.workflow.getHandle(routeWorkflowId(requestId)).fetchHistory();
+    const history = await env.client.workflow.getHandle(routeWorkflowId('default', requestId)).fetchHistory();
     const db = new Database(decisionLogPath, { readonly: true });
     const rows = db.prepare('SELECT * FROM decision_log').all();
     db.close();

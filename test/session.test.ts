@@ -76,7 +76,7 @@ describe('openSession', () => {
       assert.equal(log.requestId, 'session-remote-1');
       // The answer came back early; the deployed worker writes the row as the run ends.
       await session.client.workflow.getHandle(log.workflowId).result();
-      assert.equal((await production.store.get('session-remote-1'))?.workflowId, 'route-session-remote-1');
+      assert.equal((await production.store.get('session-remote-1'))?.workflowId, 'route-default-session-remote-1');
       assert.equal(existsSync(localLog), false, 'the local decision log was never opened');
     } finally {
       await session.close();
@@ -102,13 +102,13 @@ describe('openSession', () => {
     const env = { MODEL_ROUTER_DECISION_LOG: localLog };
     const ok = await runCli(['route', '--address', server.address, '--prompt', 'Summarise: the parcel came late.', '--request-id', 'cli-remote-1', '--json'], { env });
     assert.equal(ok.code, 0, ok.stderr);
-    await server.client.workflow.getHandle('route-cli-remote-1').result();
+    await server.client.workflow.getHandle('route-default-cli-remote-1').result();
     assert.equal((await production.store.get('cli-remote-1'))?.requestId, 'cli-remote-1');
     assert.equal(existsSync(localLog), false, 'the CLI opened no local decision log');
 
     const conflict = await runCli(['route', '--address', server.address, '--prompt', 'Summarise: the parcel came early.', '--request-id', 'cli-remote-1'], { env });
     assert.equal(conflict.code, 1);
-    assert.equal(conflict.stderr, 'model-router: requestId "cli-remote-1" was already used for a different request (workflow route-cli-remote-1); a new request needs a new requestId\n');
+    assert.equal(conflict.stderr, 'model-router: requestId "cli-remote-1" was already used for a different request (workflow route-default-cli-remote-1); a new request needs a new requestId\n');
 
     const unknown = await runCli(['route', '--address', server.address, '--prompt', 'hello', '--policy', 'no-such-policy'], { env });
     assert.equal(unknown.code, 1);

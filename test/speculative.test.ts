@@ -71,7 +71,7 @@ describe('speculative routing on the time-skipping server', () => {
   }
 
   const calls = (model: string) => server!.calls.filter((c) => c.model === model);
-  const history = async (requestId: string) => (await env.client.workflow.getHandle(`route-${requestId}`).fetchHistory()).events ?? [];
+  const history = async (requestId: string) => (await env.client.workflow.getHandle(`route-default-${requestId}`).fetchHistory()).events ?? [];
 
   it('the routed answer passes: the partner is cancelled, its HTTP request aborted, and both calls logged, each cost counted once', async () => {
     const log = await run(classification('race-routed-passes'), { script: { 'large-model': () => HANGS } });
@@ -107,7 +107,7 @@ describe('speculative routing on the time-skipping server', () => {
     assert.equal(decoded[1], 'speculative: large-model raced beside small-model — confidence 0.85 < 0.9');
     assert.ok(events.some((e) => e.activityTaskCancelRequestedEventAttributes), 'the partner was cancelled through Temporal');
     assert.deepEqual(patchesOf(events), ['slim-steps', 'speculative-race']);
-    const described = await env.client.workflow.getHandle('route-race-routed-passes').describe();
+    const described = await env.client.workflow.getHandle('route-default-race-routed-passes').describe();
     assert.equal(described.typedSearchAttributes.get(SpeculativeAttribute), true);
   });
 
@@ -164,7 +164,7 @@ describe('speculative routing on the time-skipping server', () => {
     const events = await history('no-race');
     assert.deepEqual(events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean), ['callModel', 'evaluateAnswer']);
     assert.deepEqual(patchesOf(events), ['slim-steps']);
-    const described = await env.client.workflow.getHandle('route-no-race').describe();
+    const described = await env.client.workflow.getHandle('route-default-no-race').describe();
     assert.equal(described.typedSearchAttributes.get(SpeculativeAttribute), undefined);
   });
 

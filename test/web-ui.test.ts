@@ -96,7 +96,7 @@ describe('the Temporal Web UI of a dev server, in headless Chromium', () => {
 
   it('lists exactly the escalated runs for the query Escalated = true', { timeout: 60_000 }, async (t) => {
     const escalated = logs.filter((l) => l.wasEscalated).map((l) => l.workflowId).sort();
-    assert.deepEqual(escalated, ['route-ui-hard-refund', 'route-ui-hard-tone']);
+    assert.deepEqual(escalated, ['route-default-ui-hard-refund', 'route-default-ui-hard-tone']);
     assert.equal(await countWhen(server, ESCALATED, escalated.length), escalated.length, 'visibility has indexed them');
     await onPage(t, 'web-ui-escalated-list', async (page) => {
       const listed = await listWorkflows(page, server.uiUrl!, ESCALATED, escalated.length);
@@ -117,7 +117,7 @@ describe('the Temporal Web UI of a dev server, in headless Chromium', () => {
       assert.deepEqual(
         Object.fromEntries(ROUTER_SEARCH_ATTRIBUTES.map((k) => [k.name, attributes[k.name]])),
         // The run did not race, so it has no Speculative.
-        { RoutedModel: 'small-model', FinalModel: 'medium-model', RoutingStrategy: 'rules', Escalated: true, QualityScore: 1, CostUsd: log.costUsd, Speculative: undefined },
+        { RoutedModel: 'small-model', FinalModel: 'medium-model', RoutingStrategy: 'rules', Escalated: true, QualityScore: 1, CostUsd: log.costUsd, Speculative: undefined, Tenant: 'default' },
       );
 
       const history = await readEventHistory(page);

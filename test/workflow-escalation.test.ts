@@ -69,7 +69,7 @@ describe('routeRequest on the time-skipping server', () => {
     assert.deepEqual(comparable(logs[0]!), comparable(logs[1]!));
     assert.equal(logs[0]!.wasEscalated, true);
     const scheduled = async (requestId: string) =>
-      ((await env.client.workflow.getHandle(`route-${requestId}`).fetchHistory()).events ?? [])
+      ((await env.client.workflow.getHandle(`route-default-${requestId}`).fetchHistory()).events ?? [])
         .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
         .filter((name): name is string => name !== undefined && name !== null);
     assert.deepEqual(await scheduled('quick-local'), ['callModel', 'evaluateAnswer', 'callModel', 'evaluateAnswer'], 'only the paid calls are activity tasks');
@@ -82,7 +82,7 @@ describe('routeRequest on the time-skipping server', () => {
     const log = await run(scriptedModels({}), { ...classification, requestId: 'validators-only-live' }, { gate });
     assert.equal(log.origin, 'live');
     assert.equal(log.passed, true);
-    const names = ((await env.client.workflow.getHandle('route-validators-only-live').fetchHistory()).events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    const names = ((await env.client.workflow.getHandle('route-default-validators-only-live').fetchHistory()).events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
     assert.deepEqual(names, ['callModel']);
   });
 
@@ -136,7 +136,7 @@ describe('routeRequest on the time-skipping server', () => {
       assert.equal(server!.calls.length, calls);
     });
     assert.equal(writes, 1);
-    assert.deepEqual(rows.map((r) => [r.requestId, r.costUsd]), [['early-return', (await env.client.workflow.getHandle('route-early-return').result()).costUsd]]);
+    assert.deepEqual(rows.map((r) => [r.requestId, r.costUsd]), [['early-return', (await env.client.workflow.getHandle('route-default-early-return').result()).costUsd]]);
   });
 
   it('without early return the row is written when route() returns', async () => {

@@ -18,7 +18,9 @@ import { TASK_QUEUE } from '../domain/taskQueue';
 import { LOCAL_QUICK_STEPS_MEMO } from '../domain/workflowIds';
 import type { ContentStore } from '../claimCheck/contentStore';
 import { checkIn } from '../claimCheck/request';
-import { banditWorkflowId, feedbackWorkflowId, routeWorkflowId } from '../domain/workflowIds';
+import { banditWorkflowId, budgetWorkflowId, feedbackWorkflowId, legacyRouteWorkflowId, routeWorkflowId } from '../domain/workflowIds';
+import { TenantIdSchema } from '../domain/request';
+import { Tenant } from '../workflows/searchAttributes';
 import { ValidationError } from '../domain/validation';
 import type { AdminChange, BanditSummary } from '../routing/strategies/bandit/types';
 import type { banditFeedback, routeRequest } from '../workflows';
@@ -26,7 +28,6 @@ import { banditAdminUpdate, banditViewQuery, type BanditStateView } from '../wor
 import { answerUpdate } from '../workflows/routeRequest';
 import { budgetViewQuery, type BudgetWorkflowView } from '../workflows/budget';
 import { budgetView, emptyLedger } from '../budget/ledger';
-import { budgetWorkflowId } from '../domain/workflowIds';
 import { RequestConflictError, RouteFailedError } from './errors';
 
 export { routeWorkflowId } from '../domain/workflowIds';
@@ -135,7 +136,7 @@ export class RouterClient {
     }
     // Fingerprinted on the content itself; only then may a large prompt leave for the content store.
     const request = await checkIn(validated, this.contentStore);
-    const workflowId = routeWorkflowId(request.requestId);
+    const workflowId = routeWorkflowId(request.tenant, request.requestId);
     return {
       requestId: request.requestId,
       fingerprint,
@@ -147,6 +148,8 @@ export class RouterClient {
         // failed (all models down, terminated) may run again, so the caller can retry it.
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+        // Set at start, not by the workflow: runs are listed by tenant from the first moment, and no command changes.
+        typedSearchAttributes: [{ key: Tenant, value: request.tenant }],
         memo: {
           [REQUEST_FINGERPRINT_MEMO]: fingerprint,
           // The SDK records local activities' results unencoded: only a client that encrypts nothing allows them.
@@ -167,6 +170,38 @@ export class RouterClient {
     const existing = memo?.[REQUEST_FINGERPRINT_MEMO];
     if (typeof existing === 'string' && existing !== start.fingerprint) throw new RequestConflictError(start.requestId, start.options.workflowId);
     return handle;
+  }
+
+  /**
+   * The answer to a tenant's request that was started earlier (say, by a gateway call that timed out): waits for the
+   * run to end. Runs started before ids were tenant-scoped are found under their old id `route-<requestId>`.
+   */
+  async result(tenant: string, requestId: string): Promise<DecisionLog> {
+    const handle = await this.routeHandle(tenant, requestId);
+    try {
+      return await handle.result();
+    } catch (err) {
+      throw routeFailure(err, handle.workflowId) ?? err;
+    }
+  }
+
+  /** The run of a tenant's request: under its tenant-scoped id, or, for a run from before that, under the old one. */
+  private async routeHandle(tenant: string, requestId: string): Promise<WorkflowHandle<typeof routeRequest>> {
+    const scoped = this.client.workflow.getHandle<typeof routeRequest>(routeWorkflowId(parseOrThrow(TenantIdSchema, tenant, 'tenant'), requestId));
+    try {
+      await scoped.describe();
+      return scoped;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      const legacy = this.client.workflow.getHandle<typeof routeRequest>(legacyRouteWorkflowId(requestId));
+      // Not found under either id is reported under the tenant-scoped one, the id the request has today.
+      const { typedSearchAttributes } = await legacy.describe().catch((legacyErr: unknown) => {
+        throw legacyErr instanceof WorkflowNotFoundError ? err : legacyErr;
+      });
+      // An old run carries no Tenant attribute and belonged to the default tenant; another tenant's is not readable.
+      if ((typedSearchAttributes.get(Tenant) ?? 'default') !== tenant) throw err;
+      return legacy;
+    }
   }
 
   /** A policy's bandit state as its workflow sees it: arms, their rewards, counters, history length. */
@@ -197,16 +232,16 @@ export class RouterClient {
    * A user's late verdict (thumbs up 1, down 0, or any score in between) on a routed answer, fed into the policy's
    * bandit state. Counted once per requestId: returns false when feedback for it was already given.
    */
-  async reportFeedback(requestId: string, score: number): Promise<boolean> {
+  async reportFeedback(requestId: string, score: number, tenant = 'default'): Promise<boolean> {
     if (!(typeof score === 'number' && score >= 0 && score <= 1)) throw new ValidationError('feedback', [{ path: 'score', message: `must be a number from 0 to 1, got ${JSON.stringify(score)}` }]);
-    const log = await this.client.workflow.getHandle<typeof routeRequest>(routeWorkflowId(requestId)).result();
+    const log = await (await this.routeHandle(tenant, requestId)).result();
     const { context } = log.decision;
     if (!context) throw new ValidationError('feedback', [{ path: 'requestId', message: `request "${requestId}" was routed by ${log.strategy}, which does not learn from feedback` }]);
     try {
       await this.client.workflow.start<typeof banditFeedback>('banditFeedback', {
         args: [{ policyId: log.policyId, feedback: { requestId, arm: log.selectedModel, context, quality: score, previousQuality: log.qualityScore } }],
         taskQueue: this.taskQueue,
-        workflowId: feedbackWorkflowId(requestId),
+        workflowId: feedbackWorkflowId(tenant, requestId),
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         staticSummary: `feedback ${score} on request ${requestId} (policy ${log.policyId})`,
       });

@@ -71,8 +71,15 @@ export const idString = z
   .string()
   .regex(ID_PATTERN, 'must be 1-128 characters of letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
 
-/** The tenant a request is billed to and logged under; one definition for requests, logs and (later) the gateway. */
-export const TenantIdSchema = idString.default('default');
+/**
+ * The tenant a request is billed to and logged under; one definition for requests, logs, tenants file and gateway.
+ * No "-": it is the separator in `route-<tenant>-<requestId>`, so a tenant id with one could collide with another's.
+ */
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:]{0,63}$/;
+export const TenantIdSchema = z
+  .string()
+  .regex(TENANT_ID_PATTERN, 'must be 1-64 characters of letters, digits, ".", "_" or ":" (no "-"), starting with a letter or digit')
+  .default('default');
 
 /** Where a claim-checked request's prompt and history are: the content store's key, and their size. */
 export const ContentRefSchema = z

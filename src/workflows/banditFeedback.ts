@@ -11,7 +11,7 @@ const { deliverBanditFeedback } = proxyActivities<BanditActivities>({
 
 /**
  * A user's verdict on one routed answer, delivered to its policy's bandit state. Its workflow id is
- * bandit-feedback-<requestId> and may not be reused, so Temporal itself keeps a request's feedback to one, for as
+ * bandit-feedback-<tenant>-<requestId> and may not be reused, so Temporal itself keeps a request's feedback to one, for as
  * long as the namespace retains the run; the state's own dedup window catches a signal delivered twice.
  */
 export async function banditFeedback(input: { policyId: string; feedback: BanditFeedback }): Promise<void> {

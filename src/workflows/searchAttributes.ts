@@ -10,4 +10,7 @@ export const CostUsd = defineSearchAttributeKey('CostUsd', SearchAttributeType.D
 /** Set (true) on runs whose routed model raced a speculative partner; absent on the others. */
 export const Speculative = defineSearchAttributeKey('Speculative', SearchAttributeType.BOOL);
 
-export const ROUTER_SEARCH_ATTRIBUTES = [RoutedModel, FinalModel, RoutingStrategy, Escalated, QualityScore, CostUsd, Speculative];
+/** The tenant a request belongs to, set by the client when it starts the run. */
+export const Tenant = defineSearchAttributeKey('Tenant', SearchAttributeType.KEYWORD);
+
+export const ROUTER_SEARCH_ATTRIBUTES = [RoutedModel, FinalModel, RoutingStrategy, Escalated, QualityScore, CostUsd, Speculative, Tenant];

@@ -182,7 +182,7 @@ export async function benchChaos(options: ChaosOptions, progress: (line: string)
         }
       }
       worker = await startWorker(workerEnv);
-      const logs = await Promise.all(ids.map((id) => server.client.workflow.getHandle(routeWorkflowId(id)).result() as Promise<DecisionLog>));
+      const logs = await Promise.all(ids.map((id) => server.client.workflow.getHandle(routeWorkflowId('default', id)).result() as Promise<DecisionLog>));
       recovery.push(Date.now() - faultAt);
       if (fault !== 'sigterm') {
         // Calls cut short by the kill: their series was under way before it and called again after.
@@ -204,7 +204,7 @@ export async function benchChaos(options: ChaosOptions, progress: (line: string)
   const tally = { completedOnce: 0, rows: 0, costCountedOnce: 0, upstreamCalls: 0, repeatedCalls: 0, repeatedCallsRecorded: 0, possiblyBilledCalls: 0 };
   try {
     for (const [requestId, log] of results) {
-      const description = await server.client.workflow.getHandle(routeWorkflowId(requestId)).describe();
+      const description = await server.client.workflow.getHandle(routeWorkflowId('default', requestId)).describe();
       const row = await store.get(requestId);
       const rows = row ? 1 : 0;
       tally.rows += rows;
