@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import type { DecisionLog } from '../src/domain/results';
 import { routeWorkflowId } from '../src/domain/workflowIds';
 import { createGateway, type GatewayOptions } from '../src/gateway/server';
 import { connectGatewayTemporal } from '../src/gateway/temporal';
-import { generateApiKey, hashApiKey, parseTenantsFile } from '../src/gateway/tenants';
+import { generateApiKey, hashApiKey, parseTenantsFile, writeTenantsFile } from '../src/gateway/tenants';
 import type { ModelProvider } from '../src/providers/types';
 import { freePort } from '../src/servers/localServer';
 import { workflowCode } from '../src/worker/bundle';
@@ -445,5 +446,32 @@ describe('gateway: health and readiness', () => {
     } finally {
       await down.close();
     }
+  });
+});
+
+describe('model-router serve (built CLI)', () => {
+  it('serves the tenants file in front of the workers at --address: ready, and answers the openai client', async () => {
+    const tenantsPath = join(dir, 'serve-tenants.json');
+    writeTenantsFile(tenantsPath, tenantsFile);
+    const port = await freePort();
+    const cli = join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
+    const child = spawn(process.execPath, [cli, 'serve', '--port', String(port), '--address', env.address, '--tenants', tenantsPath], {
+      env: { ...process.env, MODEL_ROUTER_TASK_QUEUE: taskQueue, MODEL_ROUTER_CONTENT_DIR: join(dir, 'content') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 400 && !/Readiness:/.test(output) && child.exitCode === null; i++) await sleep(25);
+      assert.match(output, new RegExp(`Gateway: +http://127\\.0\\.0\\.1:${port}/v1 \\(OpenAI-compatible; 5 tenant\\(s\\)`));
+      assert.match(output, /Readiness: ready/);
+      const answer = await openai(key.acme, `http://127.0.0.1:${port}/v1`).chat.completions.create({ model: 'router', messages: [{ role: 'user', content: CLASSIFY }] }, { headers: { 'Idempotency-Key': 'served-1' } });
+      assert.equal(answer.choices[0]!.message.content, (await router.result('acme', 'served-1')).answer);
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 0, output);
   });
 });
