@@ -414,7 +414,9 @@ describe('gateway: errors in OpenAI\'s shape, surfaced as the client\'s error cl
     });
     assert.equal(calls.get('broke-1'), undefined, 'no model was called');
     const request = await startedWith(routeWorkflowId('broke', 'broke-1'));
-    assert.deepEqual((request as RouteRequest & { tenantBudget?: unknown }).tenantBudget, { dailyUsd: 0.000001 });
+    const started = request as RouteRequest & { tenantBudget?: unknown; maxOutputTokens?: number };
+    assert.deepEqual(started.tenantBudget, { dailyUsd: 0.000001 });
+    assert.equal(started.maxOutputTokens, 100);
   });
 });
 

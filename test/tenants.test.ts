@@ -45,7 +45,7 @@ describe('tenants file', () => {
       [{ tenants: [tenant('a', { keys: [{ sha256: sha('k') }] }), tenant('b', { keys: [{ sha256: sha('k') }] })] }, /^tenants\.1\.keys\.0\.sha256: duplicate key hash \(also tenants\.0\.keys\.0\)/],
       [{ tenants: [tenant('acme', { rateLimit: { requestsPerMinute: 0 } })] }, /^tenants\.0\.rateLimit\.requestsPerMinute: must be greater than 0/],
       [{ tenants: [tenant('acme', { rateLimit: { requestsPerMinute: 1.5 } })] }, /^tenants\.0\.rateLimit\.requestsPerMinute: must be a whole number/],
-      [{ tenants: [tenant('acme', { budget: { dailyUsd: -1 } })] }, /^tenants\.0\.budget\.dailyUsd: must be greater than 0 \(USD\)/],
+      [{ tenants: [tenant('acme', { budget: { dailyUsd: -1 } })] }, /^tenants\.0\.budget\.dailyUsd: must be 0 or more \(USD\)/],
       [{ tenants: [tenant('acme', { budget: { weeklyUsd: 1 } })] }, /^tenants\.0\.budget: unknown field\(s\) "weeklyUsd"/],
       [{ tenants: [tenant('no spaces')] }, /^tenants\.0\.id: must be/],
       [{ tenants: [tenant('acme', { keys: [{ sha256: sha('k'), createdAt: 'yesterday' }] })] }, /^tenants\.0\.keys\.0\.createdAt: must be an ISO 8601 time/],

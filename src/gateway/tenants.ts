@@ -12,7 +12,8 @@ import { PROJECT_ROOT } from '../servers/binaries';
  */
 
 const policyId = z.string().min(1, 'must be a policy id');
-const usd = z.number().positive('must be greater than 0 (USD)').max(1_000_000, 'must be at most 1000000 (USD)');
+/** 0 is a tenant that may spend nothing (every paid call refused). */
+const usd = z.number().nonnegative('must be 0 or more (USD)').max(1_000_000, 'must be at most 1000000 (USD)');
 
 export const ApiKeyRecordSchema = z
   .object({
