@@ -44,7 +44,7 @@ export async function serveCommand(args: string[]): Promise<void> {
     catalogModels: config.catalog.models.map((m) => m.id),
     policyIds,
     ...(timeoutMs !== undefined ? { requestTimeoutMs: timeoutMs } : {}),
-    logger: { level: process.env.MODEL_ROUTER_GATEWAY_LOG ?? 'warn' } as never,
+    logger: { level: process.env.MODEL_ROUTER_GATEWAY_LOG ?? 'warn' },
   });
   try {
     const url = await gateway.listen({ port, host });

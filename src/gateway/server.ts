@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ID_PATTERN, type RouteRequestInput } from '../domain/request';
@@ -10,7 +10,7 @@ import { explainIssues, ValidationError } from '../domain/validation';
 import { authenticator, rateLimiter } from './auth';
 import { ChatCompletionBodySchema, chatRequestParts, paramOf } from './chatRequest';
 import { chatCompletion, completionChunks, routerHeaders } from './chatResponse';
-import { GatewayError, gatewayErrorOf, invalidRequest, isTemporalUnavailable, temporalUnavailable, unknownModel } from './errors';
+import { GatewayError, gatewayErrorOf, invalidRequest, unknownModel } from './errors';
 import { TokenBucketLimiter } from './rateLimit';
 import { writeEventStream } from './sse';
 import { KeyRing, type Tenant, type TenantsFile } from './tenants';
@@ -36,7 +36,8 @@ export interface GatewayOptions {
   bodyLimitBytes?: number;
   /** The rate limiter's clock, in milliseconds. */
   now?: () => number;
-  logger?: boolean | FastifyBaseLogger;
+  /** Fastify's logger setting (default: none). */
+  logger?: FastifyServerOptions['logger'];
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
@@ -201,7 +202,6 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       log = await within(options.router.result(tenant.id, requestId), timeoutMs);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new GatewayError(404, `No request "${requestId}" for tenant "${tenant.id}"`, 'invalid_request_error', 'request_not_found', 'requestId');
-      if (isTemporalUnavailable(err)) throw temporalUnavailable(err);
       throw gatewayErrorOf(err, 0);
     }
     if (log === TIMED_OUT) throw stillRunning(requestId, timeoutMs);
