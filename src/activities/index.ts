@@ -15,7 +15,7 @@ import { extractFeatures } from '../routing/features';
 import { unitHash } from '../routing/hash';
 import { escalationLadder } from '../routing/ladder';
 import type { CascadePlan } from '../routing/cascade';
-import { escalationPlan, routePlan, type EscalationPlan, type RoutePlan } from '../routing/plan';
+import { escalationPlan, pinnedRoutePlan, routePlan, type EscalationPlan, type RoutePlan } from '../routing/plan';
 import { speculativeRace } from '../routing/speculative';
 import { seededRandom } from '../routing/random';
 import { shuffledPair } from '../routing/shadow';
@@ -211,8 +211,11 @@ export function createActivities(deps: ActivityDeps) {
         );
       }
       const features = extractFeatures(request);
-      const { decision, cascade } = await decide(policy, request, features);
       const bounds = { maxEscalations: policy.maxEscalations, gateThreshold: policy.gate.threshold, budgetUsd: request.budgetUsd };
+      if (request.pinnedModel) {
+        return { ...pinnedRoutePlan(modelSpec(request.pinnedModel), bounds, features, policy.version), quickSteps: policy.quickSteps, liveGradingCallsModel: deps.gate.callsModelForLiveAnswers };
+      }
+      const { decision, cascade } = await decide(policy, request, features);
       // A learned decision depends on the policy and on the artefact that was trained for it.
       const policyVersion = decision.policyVersion === policy.version ? policy.version : `${policy.version}+${decision.policyVersion}`;
       const plan = escalationPlan(deps.catalog.models, bounds);

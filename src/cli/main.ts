@@ -79,6 +79,13 @@ Commands:
                                     Routing analytics from the decision log: accuracy, savings and quality retention
                                     vs always-best, escalation rate, model mix, cost per 1k, latency; T is an ISO date
                                     or time, or a duration back from now (24h, 7d). --html writes a page with charts.
+  serve [--port 8080] [--host 127.0.0.1] [--address HOST:PORT] [--tenants FILE] [--timeout-ms 60000]
+                                    The OpenAI-compatible gateway (POST /v1/chat/completions, GET /v1/models) in front
+                                    of the workers at --address (else TEMPORAL_ADDRESS, else the running dev server).
+  keys add --tenant T [--label L] [--tenants FILE]
+                                    Add an API key to a tenant of the tenants file (creating the tenant with defaults);
+                                    prints the key once, keeps only its SHA-256. FILE defaults to MODEL_ROUTER_TENANTS,
+                                    else .model-router/tenants.json.
   codec-server [--port 8888] [--ui-origin http://localhost:8233]
                                     Decrypts payloads for the Web UI (/encode, /decode), with the keys from
                                     MODEL_ROUTER_CODEC_KEYS or MODEL_ROUTER_CODEC_KEY_FILE.
@@ -524,6 +531,14 @@ export async function main(argv: string[]): Promise<void> {
     case 'report': {
       const { reportCommand } = await import('./report');
       return reportCommand(rest);
+    }
+    case 'serve': {
+      const { serveCommand } = await import('./serve');
+      return serveCommand(rest);
+    }
+    case 'keys': {
+      const { keysCommand } = await import('./keys');
+      return keysCommand(rest);
     }
     case 'codec-server': {
       const { codecServerCommand } = await import('./codecServer');

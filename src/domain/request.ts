@@ -26,7 +26,8 @@ export type TimeSensitivity = z.infer<typeof TimeSensitivitySchema>;
  * A data description of the JSON object an extraction request expects back. It is plain data (not a zod object)
  * because it crosses the wire and the workflow history; the quality gate compiles it into a zod schema.
  */
-export const OutputFieldTypeSchema = z.enum(['string', 'number', 'integer', 'boolean', 'array', 'object']);
+export const OUTPUT_FIELD_TYPES = ['string', 'number', 'integer', 'boolean', 'array', 'object'] as const;
+export const OutputFieldTypeSchema = z.enum(OUTPUT_FIELD_TYPES);
 export const OutputSchemaSchema = z
   .object({
     type: z.literal('object'),
@@ -127,6 +128,11 @@ export const RouteRequestSchema = z
       .optional(),
     /** The most output tokens each call may produce (OpenAI's max_tokens): sent to the provider, and what a reservation prices. */
     maxOutputTokens: z.number().int('must be a whole number').positive('must be greater than 0').max(1_000_000).optional(),
+    /**
+     * A catalog model id: that model answers, with no routing and no escalation (a one-model ladder); the policy
+     * still gates and logs it. The gateway sets it for `model: "<catalog id>"`.
+     */
+    pinnedModel: z.string().min(1).max(128).optional(),
     /** Set by the client when the prompt and history went to the content store; prompt is then empty. */
     contentRef: ContentRefSchema.optional(),
   })

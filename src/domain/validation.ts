@@ -37,16 +37,18 @@ function explainUnion(issue: z.ZodIssue): z.ZodIssue[] {
   return shaped.length === 1 ? shaped[0]!.issues.flatMap(explainUnion) : [issue];
 }
 
+/** zod's issues in the project's words, each with its raw path (for callers that format paths their own way). */
+export function explainIssues(issues: readonly z.ZodIssue[]): { path: (string | number)[]; message: string }[] {
+  return issues.flatMap(explainUnion).map((issue) => ({ path: issue.path, message: describeIssue(issue) }));
+}
+
 /** Parses `input` with `schema`, or throws a ValidationError that names each field and rule. */
 export function parseOrThrow<S extends z.ZodTypeAny>(schema: S, input: unknown, subject: string): z.infer<S> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   throw new ValidationError(
     subject,
-    parsed.error.issues.flatMap(explainUnion).map((issue) => ({
-      path: issue.path.length > 0 ? issue.path.join('.') : '(root)',
-      message: describeIssue(issue),
-    })),
+    explainIssues(parsed.error.issues).map(({ path, message }) => ({ path: path.length > 0 ? path.join('.') : '(root)', message })),
   );
 }
 

@@ -59,3 +59,21 @@ export function escalationPlan(catalog: readonly ModelSpec[], bounds: PlanBounds
 export function routePlan(plan: EscalationPlan, decision: RoutingDecision, features: RequestFeatures, policyVersion: string): RoutePlan {
   return { decision, features, ...plan, policyVersion };
 }
+
+/**
+ * A request that names its model (`pinnedModel`): that model alone, on a one-model ladder, so nothing escalates;
+ * the policy still gates and logs the answer.
+ */
+export function pinnedRoutePlan(model: ModelSpec, bounds: Omit<PlanBounds, 'maxEscalations'>, features: RequestFeatures, policyVersion: string): RoutePlan {
+  const decision: RoutingDecision = {
+    model: model.id,
+    confidence: 1,
+    confidenceAdjustment: 0,
+    alternatives: [],
+    reason: `model "${model.id}" named by the caller: no routing, no escalation`,
+    strategy: 'pinned',
+    policyVersion,
+    propensity: 1,
+  };
+  return routePlan(escalationPlan([model], { ...bounds, maxEscalations: 0 }), decision, features, policyVersion);
+}

@@ -298,7 +298,7 @@ async function startShadow(input: ShadowEvaluationInput): Promise<void> {
  * policy, tier, budget) stays in the workflow's input, not copied into every call's history event.
  */
 function modelCallRequest(request: RouteRequest): RouteRequestInput {
-  const { tenant: _t, policyId: _p, customerTier: _c, timeSensitivity: _s, budgetUsd: _b, tenantBudget: _tb, history, ...call } = request;
+  const { tenant: _t, policyId: _p, customerTier: _c, timeSensitivity: _s, budgetUsd: _b, tenantBudget: _tb, pinnedModel: _pm, history, ...call } = request;
   return history.length > 0 ? { ...call, history } : call;
 }
 
