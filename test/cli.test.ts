@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseClassifierArtefactJson } from '../src/domain/classifierArtefact';
 import { DecisionLogSchema } from '../src/domain/results';
+import type { GatewayDemo } from '../src/demo/gateway';
 import { DEMO_REQUESTS } from '../src/demo/requests';
 import { estimateTokens } from '../src/domain/cost';
 import { freePort } from '../src/servers/localServer';
@@ -44,6 +45,16 @@ describe('model-router CLI (built, real embedded dev server)', () => {
     assert.equal(learning.banditChoicesByQuarter.length, 4);
     assert.ok(learning.bandit.costSavings > learning.rules.costSavings, `bandit saves ${learning.bandit.costSavings}, rules ${learning.rules.costSavings}`);
     assert.ok(learning.bandit.qualityRetention > 0.95, `bandit retention ${learning.bandit.qualityRetention}`);
+    // Through the gateway, under the development tenant's budget: the retry with the first call's key is its answer.
+    const { gateway } = JSON.parse(stdout) as { gateway: GatewayDemo };
+    assert.match(gateway.baseUrl, /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    assert.deepEqual(gateway.calls.map((c) => [c.model, c.status]), [['router', 200], ['router/bandit', 200], ['gpt-4o-mini', 200], ['router', 200]]);
+    const [first, , pinned, retry] = gateway.calls;
+    assert.equal(pinned!.answeredBy, 'gpt-4o-mini');
+    assert.deepEqual(retry, first);
+    const charged = gateway.calls.slice(0, 3).reduce((sum, c) => sum + c.costUsd!, 0);
+    assert.ok(Math.abs(gateway.budget.spentUsd - charged) < 1e-7, `budget spent ${gateway.budget.spentUsd}, the three runs cost ${charged}`);
+    assert.equal(gateway.budget.reservedUsd, 0);
   });
 
   it('bench bandit --json: every outcome counted once through a worker restart, batched and unbatched', async () => {
@@ -122,11 +133,17 @@ describe('model-router CLI (built, real embedded dev server)', () => {
     assert.equal(log.origin, 'simulated');
   });
 
-  it('route goes through a running dev server (its worker, its decision log) instead of starting one', { timeout: 120_000 }, async () => {
+  it('route goes through a running dev server (its worker, its decision log) instead of starting one; so does its gateway, with the key it printed', { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-dev-'));
     const env = { ...process.env, MODEL_ROUTER_DEV_SERVER_FILE: join(dir, 'dev-server.json'), MODEL_ROUTER_DECISION_LOG: join(dir, 'dev-decisions.sqlite') };
     const [port, uiPort] = [await freePort(), await freePort()];
-    const dev = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'dev', '--port', String(port), '--ui-port', String(uiPort), '--db', join(dir, 'temporal.db')], { cwd: ROOT, env, stdio: 'ignore' });
+    const dev = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'dev', '--port', String(port), '--ui-port', String(uiPort), '--db', join(dir, 'temporal.db'), '--gateway-port', '0'], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let printed = '';
+    dev.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
     try {
       for (let i = 0; i < 600 && !existsSync(env.MODEL_ROUTER_DEV_SERVER_FILE); i++) await new Promise((r) => setTimeout(r, 100));
       assert.equal(JSON.parse(readFileSync(env.MODEL_ROUTER_DEV_SERVER_FILE, 'utf8')).address, `127.0.0.1:${port}`);
@@ -141,7 +158,7 @@ describe('model-router CLI (built, real embedded dev server)', () => {
         const { default: Database } = await import('better-sqlite3');
         const db = new Database(env.MODEL_ROUTER_DECISION_LOG, { readonly: true });
         try {
-          return db.prepare('SELECT request_id FROM decision_log').all();
+          return db.prepare('SELECT request_id FROM decision_log ORDER BY request_id').all();
         } finally {
           db.close();
         }
@@ -150,6 +167,21 @@ describe('model-router CLI (built, real embedded dev server)', () => {
       for (let i = 0; i < 50 && (await rows()).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
       assert.deepEqual(await rows(), [{ request_id: 'via-dev' }]);
       assert.equal(existsSync(join(dir, 'route-decisions.sqlite')), false, 'route started no worker of its own');
+
+      // dev's gateway: its printed base URL and dev tenant key work with the official openai client.
+      const baseURL = /^Gateway: +(http:\/\/127\.0\.0\.1:\d+\/v1) /m.exec(printed)?.[1];
+      const apiKey = /^Dev tenant API key: +(sk-[A-Za-z0-9_-]{32,}) /m.exec(printed)?.[1];
+      assert.ok(baseURL && apiKey, printed);
+      const { default: OpenAI } = await import('openai');
+      const openai = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
+      const { data: completion, response } = await openai.chat.completions
+        .create({ model: 'router', messages: [{ role: 'user', content: 'Classify: "my parcel is late"' }], metadata: { taskType: 'classification' } }, { headers: { 'Idempotency-Key': 'via-gateway' } })
+        .withResponse();
+      assert.equal(completion.object, 'chat.completion');
+      assert.equal(response.headers.get('x-router-workflow-id'), 'route-dev-via-gateway');
+      for (let i = 0; i < 50 && (await rows()).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(await rows(), [{ request_id: 'via-dev' }, { request_id: 'via-gateway' }]);
+      await assert.rejects(new OpenAI({ baseURL, apiKey: `sk-${'x'.repeat(43)}`, maxRetries: 0 }).models.list(), OpenAI.AuthenticationError);
     } finally {
       const exited = new Promise((r) => dev.once('exit', r));
       dev.kill('SIGINT');
@@ -261,6 +293,7 @@ Module._load = function (request, parent, isMain) {
       [['route', '--prompt', 'hello', '--field-count', '1e3'], '--field-count'],
       [['route', '--prompt', 'hello', '--field-count', ' 5'], '--field-count'],
       [['dev', '--port', '0x1C91'], '--port'],
+      [['dev', '--gateway-port', '70000'], '--gateway-port'],
       [['bench', 'bandit', '--outcomes', '1e3'], '--outcomes'],
       [['eval', '--data', 'x.jsonl', '--strategy', 'rules', '--lambda', '0x10'], '--lambda'],
     ] as const) {

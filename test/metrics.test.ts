@@ -255,7 +255,7 @@ describe('Prometheus metrics', () => {
   it('dev --metrics-port serves both as well, for its embedded server\'s worker', { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'router-metrics-dev-'));
     const [port, uiPort, metricsPort] = [await freePort(), await freePort(), await freePortPair()];
-    const dev = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'dev', '--port', String(port), '--ui-port', String(uiPort), '--db', join(dir, 'temporal.db'), '--metrics-port', String(metricsPort)], {
+    const dev = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'dev', '--port', String(port), '--ui-port', String(uiPort), '--db', join(dir, 'temporal.db'), '--metrics-port', String(metricsPort), '--gateway-port', '0'], {
       cwd: ROOT,
       env: { ...process.env, MODEL_ROUTER_DEV_SERVER_FILE: join(dir, 'dev-server.json'), MODEL_ROUTER_DECISION_LOG: join(dir, 'decisions.db'), MODEL_ROUTER_SIM_LATENCY_SCALE: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],

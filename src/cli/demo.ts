@@ -8,7 +8,10 @@ import { runDemoJob, type LearningStream } from '../demo/run';
 import type { DecisionLog } from '../domain/results';
 import { PROJECT_ROOT } from '../servers/binaries';
 import { freePort } from '../servers/localServer';
-import { openSession } from '../worker/session';
+import { openSession, type RouterSession } from '../worker/session';
+import { callGateway, type GatewayDemo } from '../demo/gateway';
+import { startLocalGateway, type LocalGateway } from '../gateway/local';
+import { printGateway } from './gatewayBanner';
 import { untilInterrupted } from './signals';
 
 type SeedMetrics = Pick<RoutingMetrics, 'routingAccuracy' | 'costSavings' | 'qualityRetention' | 'escalationRate'> & { costPer1k: number };
@@ -23,6 +26,8 @@ export interface DemoReport {
   learning: { requests: number; provider: 'simulated'; rules: SeedMetrics; bandit: SeedMetrics; banditChoicesByQuarter: Record<string, number>[] };
   /** The routing report over the whole run, as an HTML page with charts. */
   reportHtml: string;
+  /** A few requests through the gateway, as an OpenAI SDK sends them. */
+  gateway: GatewayDemo;
 }
 
 const seedMetrics = (m: RoutingMetrics): SeedMetrics => ({
@@ -96,30 +101,55 @@ export async function runDemo(options: { json: boolean; uiPort?: number }): Prom
   delete env.MODEL_ROUTER_PROVIDER; // the demo's ground truth only exists for the simulated provider
   const session = await openSession({ embedded: { uiPort: options.uiPort ?? (await freePort()) }, decisionLogPath, env });
   try {
-    if (!options.json) console.log(`Temporal dev server ${session.address}; Web UI ${session.uiUrl}\nRouting the demo batch...\n`);
-    const { batch, learning } = await runDemoJob(session, { rounds: STREAM_ROUNDS, concurrency: 6 });
-    const { decisions, metrics } = batch;
-    if (!options.json) printTable(decisions, metrics);
-    const reportPath = await writeDemoReport(decisionLogPath, session.uiUrl);
-    if (options.json) {
-      const { routingAccuracy, costSavings, qualityRetention, escalationRate } = metrics;
-      const report: DemoReport = {
-        requests: decisions.length,
-        provider: 'simulated',
-        metrics: { routingAccuracy, costSavings, qualityRetention, escalationRate },
-        decisions,
-        learning: { requests: learning.requests, provider: 'simulated', rules: seedMetrics(learning.rules), bandit: seedMetrics(learning.bandit), banditChoicesByQuarter: learning.banditChoicesByQuarter },
-        reportHtml: reportPath,
-      };
-      console.log(JSON.stringify(report, null, 2));
-      return;
+    // The development tenant alone: a project's tenants file is for `dev` and `serve`.
+    const gateway = await startLocalGateway(session, { port: 0, setting: 'demo gateway' });
+    try {
+      await session.worker.runUntil(() => demo(session, gateway, decisionLogPath, options.json));
+    } finally {
+      await gateway.close();
     }
-    printLearning(learning);
-    console.log(`\nDecision log: ${decisionLogPath} (${await session.wiring.store.count()} rows)`);
-    console.log(`Routing report (open in a browser; \`model-router report --db ${decisionLogPath}\` prints it): ${reportPath}`);
-    console.log(`Inspect the runs in the Temporal Web UI: ${session.uiUrl}  (Ctrl-C to stop)`);
-    await untilInterrupted();
   } finally {
     await session.close();
   }
+}
+
+async function demo(session: RouterSession, gateway: LocalGateway, decisionLogPath: string, json: boolean): Promise<void> {
+  if (!json) console.log(`Temporal dev server ${session.address}; Web UI ${session.uiUrl}\nRouting the demo batch...\n`);
+  const { batch, learning } = await runDemoJob(session, { rounds: STREAM_ROUNDS, concurrency: 6 });
+  const { decisions, metrics } = batch;
+  if (!json) printTable(decisions, metrics);
+  const cheapest = [...session.wiring.deps.catalog.models].sort((a, b) => a.tier - b.tier)[0]!.id;
+  const throughGateway = await callGateway(gateway, cheapest, (tenant) => session.router.getBudget(tenant));
+  const reportPath = await writeDemoReport(decisionLogPath, session.uiUrl);
+  if (json) {
+    const { routingAccuracy, costSavings, qualityRetention, escalationRate } = metrics;
+    const report: DemoReport = {
+      requests: decisions.length,
+      provider: 'simulated',
+      metrics: { routingAccuracy, costSavings, qualityRetention, escalationRate },
+      decisions,
+      learning: { requests: learning.requests, provider: 'simulated', rules: seedMetrics(learning.rules), bandit: seedMetrics(learning.bandit), banditChoicesByQuarter: learning.banditChoicesByQuarter },
+      reportHtml: reportPath,
+      gateway: throughGateway,
+    };
+    console.log(JSON.stringify(report, null, 2));
+    return;
+  }
+  printLearning(learning);
+  printGatewayCalls(throughGateway);
+  console.log(`\nDecision log: ${decisionLogPath} (${await session.wiring.store.count()} rows)`);
+  console.log(`Routing report (open in a browser; \`model-router report --db ${decisionLogPath}\` prints it): ${reportPath}`);
+  console.log(`Inspect the runs in the Temporal Web UI: ${session.uiUrl}`);
+  printGateway(gateway);
+  console.log('Point an OpenAI SDK at that base URL with that key; Ctrl-C to stop.');
+  await untilInterrupted();
+}
+
+function printGatewayCalls(demo: GatewayDemo): void {
+  console.log(`\nThrough the OpenAI-compatible gateway (${demo.baseUrl}, tenant "${demo.tenant}", SIMULATED provider):`);
+  const rows = demo.calls.map((c) => [c.model, c.idempotencyKey, String(c.status), c.answeredBy ?? '-', c.escalated ? 'yes' : 'no', c.costUsd === undefined ? '-' : usd(c.costUsd), c.error ?? c.decision ?? '']);
+  console.log(formatTable(['model asked', 'Idempotency-Key', 'HTTP', 'answered by', 'escalated', 'cost', 'decision'], rows));
+  console.log('(the last call repeats the first one\'s Idempotency-Key: the first run\'s answer, no second model call)');
+  const { capUsd, spentUsd, reservedUsd } = demo.budget;
+  console.log(`tenant budget today: ${usd(spentUsd)} spent of ${capUsd === null ? 'no cap' : usd(capUsd)}, ${usd(reservedUsd)} still reserved`);
 }

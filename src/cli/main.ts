@@ -36,7 +36,8 @@ const USAGE = `model-router — a durable, cost-aware LLM model router on Tempor
 Commands:
   demo [--json] [--ui-port N]       Route the built-in batch of ~50 requests on the simulated provider through real
                                     workflows on an embedded dev server; print decisions and the routing metrics;
-                                    then stream 260 more through the bandit beside the rules, to show it learning.
+                                    then stream 260 more through the bandit beside the rules, to show it learning;
+                                    then a few through the OpenAI-compatible gateway, whose URL and key it prints.
                                     Without --json, keeps the server and Web UI up until Ctrl-C.
   route (--prompt TEXT | --prompt-file FILE|-) [--task-type T] [--domain D] [--field-count N] [--request-id ID]
         [--policy ID] [--address HOST:PORT] [--json]
@@ -44,7 +45,9 @@ Commands:
                                     TEMPORAL_ADDRESS) the workers deployed there route it; else an embedded dev
                                     server with a worker of its own. --prompt-file - reads the prompt from stdin.
   dev [--port 7233] [--ui-port 8233] [--db FILE] [--codec-endpoint URL] [--metrics-port N]
-                                    A local Temporal dev server with the Web UI, plus a router worker.
+      [--gateway-port 8080] [--tenants FILE]
+                                    A local Temporal dev server with the Web UI, plus a router worker and the
+                                    OpenAI-compatible gateway; prints its base URL and a new key of tenant "dev".
                                     With --codec-endpoint, the UI decrypts payloads through that codec server.
   worker [--metrics-port N]         The production worker: connects to TEMPORAL_ADDRESS, loads the prebuilt bundle.
                                     --metrics-port N (dev and worker): Prometheus metrics at http://HOST:N/metrics
@@ -183,9 +186,18 @@ function metricsPortOption(value: string | undefined): { port: number; setting: 
 async function dev(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, db: { type: 'string' }, 'codec-endpoint': { type: 'string' }, 'metrics-port': { type: 'string' } },
+    options: {
+      port: { type: 'string' },
+      'ui-port': { type: 'string' },
+      db: { type: 'string' },
+      'codec-endpoint': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'gateway-port': { type: 'string' },
+      tenants: { type: 'string' },
+    },
   });
   const metricsPort = metricsPortOption(values['metrics-port']);
+  const gatewayPort = (await import('./serve')).portOption(values['gateway-port'], 8080, '--gateway-port');
   const port = intOption(values.port, 'port') ?? 7233;
   const uiPort = intOption(values['ui-port'], 'ui-port') ?? 8233;
   const dbFilename = values.db ?? join(PROJECT_ROOT, '.model-router', 'temporal-dev.db');
@@ -200,6 +212,13 @@ async function dev(args: string[]): Promise<void> {
   console.log(`Temporal dev server: ${session.address} (runs kept in ${dbFilename})`);
   console.log(`Temporal Web UI:     ${session.uiUrl}`);
   if (session.metrics) console.log(`Metrics:             ${session.metrics.url} (router), ${session.metrics.sdkUrl} (Temporal SDK)`);
+  const [{ startLocalGateway }, { tenantsFilePath }] = await Promise.all([import('../gateway/local'), import('../gateway/tenants')]);
+  const gateway = await startLocalGateway(session, { port: gatewayPort, tenantsPath: tenantsFilePath(values.tenants), setting: '--gateway-port' }).catch(async (err: unknown) => {
+    await session.close();
+    throw err;
+  });
+  const { printGateway } = await import('./gatewayBanner');
+  printGateway(gateway);
   console.log(`Router worker polling task queue "${session.worker.options.taskQueue}". Ctrl-C to stop.`);
   const { announceDevServer } = await import('../worker/devServerFile');
   const withdraw = announceDevServer({ address: session.address, taskQueue: session.worker.options.taskQueue, ...(session.uiUrl ? { uiUrl: session.uiUrl } : {}) });
@@ -207,6 +226,7 @@ async function dev(args: string[]): Promise<void> {
     await session.worker.runUntil(untilInterrupted());
   } finally {
     withdraw();
+    await gateway.close();
     await session.close();
   }
 }

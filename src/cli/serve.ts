@@ -7,10 +7,10 @@ import { loadRouterConfig } from '../worker/config';
 import { runningDevServer } from '../worker/devServerFile';
 import { untilInterrupted } from './signals';
 
-function portOption(value: string | undefined, fallback: number): number {
+export function portOption(value: string | undefined, fallback: number, setting = '--port'): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n > 65_535) throw new ValidationError('command line', [{ path: '--port', message: `must be a port number from 0 to 65535, got "${value}"` }]);
+  if (!/^[0-9]+$/.test(value) || n > 65_535) throw new ValidationError('command line', [{ path: setting, message: `must be a port number from 0 to 65535, got "${value}"` }]);
   return n;
 }
 

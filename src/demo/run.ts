@@ -78,16 +78,14 @@ async function routeLearningStream(session: RouterSession, options: { rounds: nu
   };
 }
 
-/** The demo's whole job on the session's one worker: the batch under the rules, then the learning stream. */
+/** The demo's routing job (run while the session's worker runs): the batch under the rules, then the learning stream. */
 export async function runDemoJob(session: RouterSession, stream: { rounds: number; concurrency: number }): Promise<{ batch: DemoBatch; learning: LearningStream }> {
-  return session.worker.runUntil(async () => {
-    const batch = await routeDemoBatch(session);
-    const learning = await routeLearningStream(session, { ...stream, banditPolicy: 'bandit', rulesPolicy: 'default' });
-    // The bandit policy shadows a share of its requests; their samples belong in the report, so this worker
-    // stays up until the shadow runs (started after each answer) have finished.
-    await shadowRunsSettled(session.client);
-    return { batch, learning };
-  });
+  const batch = await routeDemoBatch(session);
+  const learning = await routeLearningStream(session, { ...stream, banditPolicy: 'bandit', rulesPolicy: 'default' });
+  // The bandit policy shadows a share of its requests; their samples belong in the report, so the caller keeps
+  // the worker up until the shadow runs (started after each answer) have finished.
+  await shadowRunsSettled(session.client);
+  return { batch, learning };
 }
 
 /** Waits (at most `timeoutMs`) until no shadowEvaluation run is open, as the server's visibility sees it. */
