@@ -35,8 +35,14 @@ export function chatCompletion(log: DecisionLog) {
 }
 
 /** HTTP header values are Latin-1 without control characters; a decision's reason is free text. */
+/** The signs routing reasons use, spelled in ASCII (a header carries no other); anything else becomes a space. */
+const ASCII_SPELLING: Record<string, string> = { '±': '+/-', '→': '->', '—': '-', '–': '-', '≥': '>=', '≤': '<=', '×': 'x', '÷': '/' };
+
 function headerSafe(text: string, max = 200): string {
-  const flat = text.replace(/[^\x20-\x7e]+/g, ' ').trim();
+  const flat = text
+    .replace(/[±→—–≥≤×÷]/g, (c) => ASCII_SPELLING[c]!)
+    .replace(/[^\x20-\x7e]+/g, ' ')
+    .trim();
   return flat.length > max ? `${flat.slice(0, max - 3)}...` : flat;
 }
 
