@@ -268,6 +268,8 @@ describe('gateway: answers through the official openai client', () => {
       assert.equal(err.code, 'request_timeout');
       assert.match(err.message, /GET \/v1\/router\/requests\/slow-1/);
       assert.equal(err.headers?.get('x-router-request-id'), 'slow-1');
+      // With the caller's key a retry re-attaches to the same run: the client may retry it.
+      assert.equal(err.headers?.get('x-should-retry'), null);
       return true;
     });
     const handle = env.client.workflow.getHandle(routeWorkflowId('acme', 'slow-1'));
@@ -283,6 +285,27 @@ describe('gateway: answers through the official openai client', () => {
     const foreign = await fetch(`${baseURL}/router/requests/slow-1`, { headers: { authorization: `Bearer ${key.narrow}` } });
     assert.equal(foreign.status, 404);
     assert.equal(((await foreign.json()) as { error: { code: string } }).error.code, 'request_not_found');
+  });
+
+  it('a 504 without an Idempotency-Key is not retried by the client: one durable request, one model call', async () => {
+    // What the gateway asked the router to start, by request id: a retry the client made would show up here.
+    const routed: string[] = [];
+    const impatient = await startGateway({ requestTimeoutMs: 1, router: { route: (input) => (routed.push(input.requestId), router.route(input)), result: (t, id) => router.result(t, id) } });
+    // The client's default retries (2): without x-should-retry: false it would send the request three times.
+    const client = new OpenAI({ apiKey: key.acme, baseURL: impatient });
+    assert.equal(client.maxRetries, 2);
+    let requestId: string | null | undefined;
+    await assert.rejects(client.chat.completions.create({ model: 'router', messages: [{ role: 'user', content: CLASSIFY }] }), (err: unknown) => {
+      assert.ok(err instanceof OpenAI.APIError, String(err));
+      assert.equal(err.status, 504);
+      assert.equal(err.headers?.get('x-should-retry'), 'false');
+      requestId = err.headers?.get('x-router-request-id');
+      return true;
+    });
+    assert.match(requestId ?? '', /^gw-/);
+    assert.deepEqual(routed, [requestId]);
+    const log = (await env.client.workflow.getHandle(routeWorkflowId('acme', requestId!)).result()) as DecisionLog;
+    assert.equal(calls.get(requestId!)?.length, log.attempts.length, 'one model call per attempt of the one run');
   });
 });
 
@@ -410,6 +433,8 @@ describe('gateway: errors in OpenAI\'s shape, surfaced as the client\'s error cl
       assert.ok(err instanceof OpenAI.RateLimitError, String(err));
       assert.equal(err.code, 'insufficient_quota');
       assert.equal(err.type, 'insufficient_quota');
+      // Retrying at once meets the same refusal: the client is told not to.
+      assert.equal(err.headers?.get('x-should-retry'), 'false');
       return true;
     });
     assert.equal(calls.get('broke-1'), undefined, 'no model was called');
