@@ -12,6 +12,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import OpenAI from 'openai';
+import { zodResponseFormat } from 'openai/helpers/zod';
+import { z } from 'zod';
 import { RouterClient } from '../src/client';
 import { RouteRequestSchema, type RouteRequest } from '../src/domain/request';
 import type { DecisionLog } from '../src/domain/results';
@@ -19,6 +21,7 @@ import { routeWorkflowId } from '../src/domain/workflowIds';
 import { createGateway, type GatewayOptions } from '../src/gateway/server';
 import { connectGatewayTemporal } from '../src/gateway/temporal';
 import { generateApiKey, hashApiKey, parseTenantsFile, writeTenantsFile } from '../src/gateway/tenants';
+import { SimulatedProvider } from '../src/providers/simulated';
 import type { ModelProvider } from '../src/providers/types';
 import { freePort } from '../src/servers/localServer';
 import { workflowCode } from '../src/worker/bundle';
@@ -205,6 +208,58 @@ describe('gateway: answers through the official openai client', () => {
     }
   });
 
+  it('zodResponseFormat: a strict schema (additionalProperties: false, nested, enum, array) is gated as sent, and .parsed is the object', async () => {
+    const Ticket = z.object({
+      customer: z.string(),
+      amount: z.number(),
+      items: z.number().int(),
+      urgent: z.boolean(),
+      topic: z.enum(['billing', 'delivery']),
+      tags: z.array(z.string()),
+      address: z.object({ city: z.string(), country: z.string() }),
+    });
+    // A request the simulated gpt-4o answers correctly (its pass depends on the request id alone), so the answer kept is a passing one.
+    const simulated = new SimulatedProvider();
+    const id = Array.from({ length: 50 }, (_, i) => `zod-${i}`).find((candidate) => simulated.preview(candidate, 'gpt-4o', 'extraction', 'general', 0).passes)!;
+    const { data, response } = await openai(key.acme)
+      .chat.completions.parse(
+        {
+          model: 'gpt-4o',
+          messages: [{ role: 'user', content: 'Extract the ticket: "Ana Lopez, Porto, Portugal: charged 12.50 twice for 3 items, please hurry"' }],
+          metadata: { taskType: 'extraction' },
+          response_format: zodResponseFormat(Ticket, 'ticket'),
+        },
+        { headers: { 'Idempotency-Key': id } },
+      )
+      .withResponse();
+    // What the gate got: the schema as zod wrote it, additionalProperties: false at both levels.
+    const request = await startedWith(response.headers.get('x-router-workflow-id')!);
+    assert.deepEqual(request.outputSchema, {
+      type: 'object',
+      properties: {
+        customer: { type: 'string' },
+        amount: { type: 'number' },
+        items: { type: 'integer' },
+        urgent: { type: 'boolean' },
+        topic: { type: 'string', enum: ['billing', 'delivery'] },
+        tags: { type: 'array', items: { type: 'string' } },
+        address: { type: 'object', properties: { city: { type: 'string' }, country: { type: 'string' } }, required: ['city', 'country'], additionalProperties: false },
+      },
+      required: ['customer', 'amount', 'items', 'urgent', 'topic', 'tags', 'address'],
+      additionalProperties: false,
+    });
+    const log = await router.result('acme', id);
+    assert.ok(log.passed, `the gate passed it: ${JSON.stringify(log.attempts.map((a) => a.verdict?.reasons))}`);
+    const message = data.choices[0]!.message;
+    assert.ok(message.parsed, 'the client parsed the answer');
+    assert.deepEqual(message.parsed, Ticket.parse(JSON.parse(message.content!)));
+    // Exactly the schema's fields, nothing added (a strict schema would refuse an extra one).
+    assert.deepEqual(Object.keys(message.parsed).sort(), Object.keys(Ticket.shape).sort());
+    assert.deepEqual(Object.keys(message.parsed.address).sort(), ['city', 'country']);
+    assert.ok(['billing', 'delivery'].includes(message.parsed.topic));
+    assert.ok(message.parsed.tags.every((tag) => typeof tag === 'string'));
+  });
+
   it('a catalog model id answers alone: no routing, no escalation, still durable and logged', async () => {
     const { data, response } = await openai(key.acme).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: CLASSIFY }] }, { headers: { 'Idempotency-Key': 'pinned-1' } }).withResponse();
     assert.equal(data.model, 'gpt-4o');
@@ -268,6 +323,8 @@ describe('gateway: answers through the official openai client', () => {
       assert.equal(err.code, 'request_timeout');
       assert.match(err.message, /GET \/v1\/router\/requests\/slow-1/);
       assert.equal(err.headers?.get('x-router-request-id'), 'slow-1');
+      // With the caller's key a retry re-attaches to the same run: the client may retry it.
+      assert.equal(err.headers?.get('x-should-retry'), null);
       return true;
     });
     const handle = env.client.workflow.getHandle(routeWorkflowId('acme', 'slow-1'));
@@ -283,6 +340,27 @@ describe('gateway: answers through the official openai client', () => {
     const foreign = await fetch(`${baseURL}/router/requests/slow-1`, { headers: { authorization: `Bearer ${key.narrow}` } });
     assert.equal(foreign.status, 404);
     assert.equal(((await foreign.json()) as { error: { code: string } }).error.code, 'request_not_found');
+  });
+
+  it('a 504 without an Idempotency-Key is not retried by the client: one durable request, one model call', async () => {
+    // What the gateway asked the router to start, by request id: a retry the client made would show up here.
+    const routed: string[] = [];
+    const impatient = await startGateway({ requestTimeoutMs: 1, router: { route: (input) => (routed.push(input.requestId), router.route(input)), result: (t, id) => router.result(t, id) } });
+    // The client's default retries (2): without x-should-retry: false it would send the request three times.
+    const client = new OpenAI({ apiKey: key.acme, baseURL: impatient });
+    assert.equal(client.maxRetries, 2);
+    let requestId: string | null | undefined;
+    await assert.rejects(client.chat.completions.create({ model: 'router', messages: [{ role: 'user', content: CLASSIFY }] }), (err: unknown) => {
+      assert.ok(err instanceof OpenAI.APIError, String(err));
+      assert.equal(err.status, 504);
+      assert.equal(err.headers?.get('x-should-retry'), 'false');
+      requestId = err.headers?.get('x-router-request-id');
+      return true;
+    });
+    assert.match(requestId ?? '', /^gw-/);
+    assert.deepEqual(routed, [requestId]);
+    const log = (await env.client.workflow.getHandle(routeWorkflowId('acme', requestId!)).result()) as DecisionLog;
+    assert.equal(calls.get(requestId!)?.length, log.attempts.length, 'one model call per attempt of the one run');
   });
 });
 
@@ -344,9 +422,13 @@ describe('gateway: errors in OpenAI\'s shape, surfaced as the client\'s error cl
       ['json_object', { model: 'router', messages: user, response_format: { type: 'json_object' } }, 'response_format.type', /"json_object" is not supported/],
       ['schema name missing', { model: 'router', messages: user, response_format: { type: 'json_schema', json_schema: { schema: { type: 'object', properties: { a: { type: 'string' } } } } } }, 'response_format.json_schema.name', /is required/],
       ['schema not an object type', schemaWith({ type: 'array', items: { type: 'string' } }), 'response_format.json_schema.schema.items', /"items" cannot be checked by the quality gate/],
-      ['enum in a property', schemaWith({ type: 'object', properties: { label: { type: 'string', enum: ['a', 'b'] } } }), 'response_format.json_schema.schema.properties.label.enum', /"enum" cannot be checked/],
+      ['enum on a number', schemaWith({ type: 'object', properties: { label: { type: 'number', enum: [1, 2] } } }), 'response_format.json_schema.schema.properties.label.enum', /"enum" is only for type "string", not "number"/],
+      ['enum of numbers', schemaWith({ type: 'object', properties: { label: { type: 'string', enum: [1, 2] } } }), 'response_format.json_schema.schema.properties.label.enum', /must be a non-empty array of strings/],
+      ['format in a nested property', schemaWith({ type: 'object', properties: { who: { type: 'object', properties: { email: { type: 'string', format: 'email' } } } } }), 'response_format.json_schema.schema.properties.who.properties.email.format', /"format" cannot be checked by the quality gate/],
+      ['a bound on an integer', schemaWith({ type: 'object', properties: { n: { type: 'integer', minimum: 0 } } }), 'response_format.json_schema.schema.properties.n.minimum', /"minimum" cannot be checked/],
+      ['nested eleven levels deep', schemaWith(Array.from({ length: 10 }).reduce<Record<string, unknown>>((inner) => ({ type: 'object', properties: { x: inner } }), { type: 'object', properties: { leaf: { type: 'string' } } })), `response_format.json_schema.schema${'.properties.x'.repeat(10)}.properties.leaf`, /nests more than 10 levels deep/],
       ['nullable type list', schemaWith({ type: 'object', properties: { when: { type: ['string', 'null'] } } }), 'response_format.json_schema.schema.properties.when.type', /must be one of "string", "number", "integer", "boolean", "array", "object"/],
-      ['additionalProperties false', schemaWith({ type: 'object', properties: { a: { type: 'string' } }, additionalProperties: false }), 'response_format.json_schema.schema.additionalProperties', /only true can be checked/],
+      ['additionalProperties a schema', schemaWith({ type: 'object', properties: { a: { type: 'string' } }, additionalProperties: { type: 'string' } }), 'response_format.json_schema.schema.additionalProperties', /must be true or false/],
       ['required names a missing field', schemaWith({ type: 'object', properties: { a: { type: 'string' } }, required: ['b'] }), 'response_format.json_schema.schema.required[0]', /names "b", which is not one of properties/],
       ['no properties', schemaWith({ type: 'object', properties: {} }), 'response_format.json_schema.schema.properties', /at least one field/],
       ['unknown taskType', { model: 'router', messages: user, metadata: { taskType: 'poetry' } }, 'metadata.taskType', /must be one of "classification".*got "poetry"/],
@@ -410,6 +492,8 @@ describe('gateway: errors in OpenAI\'s shape, surfaced as the client\'s error cl
       assert.ok(err instanceof OpenAI.RateLimitError, String(err));
       assert.equal(err.code, 'insufficient_quota');
       assert.equal(err.type, 'insufficient_quota');
+      // Retrying at once meets the same refusal: the client is told not to.
+      assert.equal(err.headers?.get('x-should-retry'), 'false');
       return true;
     });
     assert.equal(calls.get('broke-1'), undefined, 'no model was called');

@@ -24,28 +24,90 @@ export type TimeSensitivity = z.infer<typeof TimeSensitivitySchema>;
 
 /**
  * A data description of the JSON object an extraction request expects back. It is plain data (not a zod object)
- * because it crosses the wire and the workflow history; the quality gate compiles it into a zod schema.
+ * because it crosses the wire and the workflow history; the quality gate compiles it into a zod schema. It is the
+ * part of JSON Schema the gate checks: a field's type; for a string its allowed values (enum); for an array its
+ * items; for an object its properties, which of them are required, and whether others are refused
+ * (additionalProperties: false). Fields nest at most OUTPUT_SCHEMA_MAX_DEPTH levels deep.
  */
 export const OUTPUT_FIELD_TYPES = ['string', 'number', 'integer', 'boolean', 'array', 'object'] as const;
 export const OutputFieldTypeSchema = z.enum(OUTPUT_FIELD_TYPES);
+export type OutputFieldType = z.infer<typeof OutputFieldTypeSchema>;
+/** OpenAI's structured outputs allow 10 levels of nesting; a schema nesting deeper is refused. */
+export const OUTPUT_SCHEMA_MAX_DEPTH = 10;
+
+export interface OutputField {
+  type: OutputFieldType;
+  /** type "string": the only values allowed. */
+  enum?: string[];
+  /** type "array": what every element must be. */
+  items?: OutputField;
+  /** type "object": its fields; `required` names those that must be present; false refuses any other field. */
+  properties?: Record<string, OutputField>;
+  required?: string[];
+  additionalProperties?: boolean;
+}
+
+/** An object's properties, required and additionalProperties: the same rules at the top and nested. */
+function checkObjectParts(parts: Pick<OutputField, 'properties' | 'required'>, ctx: z.RefinementCtx): void {
+  for (const [i, name] of (parts.required ?? []).entries()) {
+    if (!parts.properties || !(name in parts.properties)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['required', i], message: `names "${name}", which is not one of properties` });
+    }
+  }
+}
+
+const KEYWORD_OF: Record<string, OutputFieldType> = { enum: 'string', items: 'array', properties: 'object', required: 'object', additionalProperties: 'object' };
+
+const propertyNames = z.string().min(1);
+
+export const OutputFieldSchema: z.ZodType<OutputField> = z.lazy(() =>
+  z
+    .object({
+      type: OutputFieldTypeSchema,
+      enum: z
+        .array(z.string())
+        .min(1, 'must list at least one value')
+        .refine((values) => new Set(values).size === values.length, { message: 'must not repeat a value' })
+        .optional(),
+      items: OutputFieldSchema.optional(),
+      properties: z.record(propertyNames, OutputFieldSchema).optional(),
+      required: z.array(z.string().min(1)).optional(),
+      additionalProperties: z.boolean().optional(),
+    })
+    .strict()
+    .superRefine((field, ctx) => {
+      for (const [keyword, type] of Object.entries(KEYWORD_OF)) {
+        if (field[keyword as keyof OutputField] !== undefined && field.type !== type) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: [keyword], message: `is only for type "${type}", not "${field.type}"` });
+        }
+      }
+      checkObjectParts(field, ctx);
+    }),
+);
+
+/** The level of the deepest field: the top-level fields are at 1, their properties or items at 2, and so on. */
+export function outputSchemaDepth(properties: Record<string, OutputField>, level = 1): number {
+  const deepest = (field: OutputField, at: number): number =>
+    Math.max(at, field.properties ? outputSchemaDepth(field.properties, at + 1) : 0, field.items ? deepest(field.items, at + 1) : 0);
+  return Math.max(level, ...Object.values(properties).map((field) => deepest(field, level)));
+}
+
 export const OutputSchemaSchema = z
   .object({
     type: z.literal('object'),
     properties: z
-      .record(z.string().min(1), z.object({ type: OutputFieldTypeSchema }).strict())
+      .record(propertyNames, OutputFieldSchema)
       .refine((p) => Object.keys(p).length > 0, { message: 'must declare at least one property' }),
     required: z.array(z.string().min(1)).default([]),
+    /** false: an answer with a field beyond properties fails the gate (JSON Schema's default, true, allows it). */
+    additionalProperties: z.boolean().optional(),
   })
   .strict()
   .superRefine((schema, ctx) => {
-    for (const [i, name] of schema.required.entries()) {
-      if (!(name in schema.properties)) {
-        ctx.addIssue({
-          code: z.ZodIssueCode.custom,
-          path: ['required', i],
-          message: `names "${name}", which is not one of properties`,
-        });
-      }
+    checkObjectParts(schema, ctx);
+    const depth = outputSchemaDepth(schema.properties);
+    if (depth > OUTPUT_SCHEMA_MAX_DEPTH) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['properties'], message: `nests ${depth} levels deep (each object's properties and each array's items are a level); at most ${OUTPUT_SCHEMA_MAX_DEPTH}` });
     }
   });
 export type OutputSchema = z.infer<typeof OutputSchemaSchema>;

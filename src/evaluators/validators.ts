@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { OutputSchema, RouteRequest } from '../domain/request';
+import type { OutputField, OutputSchema, RouteRequest } from '../domain/request';
 import type { ModelResult } from '../domain/results';
 import type { Evaluation, Evaluator } from './types';
 
@@ -48,28 +48,43 @@ export class RefusalValidator implements Evaluator {
   }
 }
 
-const FIELD_TYPES: Record<OutputSchema['properties'][string]['type'], z.ZodTypeAny> = {
-  string: z.string(),
-  number: z.number().finite(),
-  integer: z.number().int(),
-  boolean: z.boolean(),
-  array: z.array(z.unknown()),
-  // z.record rejects arrays and null, which is what "object" means to a caller.
-  object: z.record(z.unknown()),
-};
+/** A field's zod schema: its type, and the values, items or properties it declares. */
+function compileField(field: OutputField): z.ZodTypeAny {
+  switch (field.type) {
+    case 'string':
+      return field.enum ? z.enum(field.enum as [string, ...string[]]) : z.string();
+    case 'number':
+      return z.number().finite();
+    case 'integer':
+      return z.number().int();
+    case 'boolean':
+      return z.boolean();
+    case 'array':
+      return z.array(field.items ? compileField(field.items) : z.unknown());
+    case 'object':
+      // z.record rejects arrays and null, which is what "object" means to a caller.
+      return field.properties ? compileObject(field.properties, field.required ?? [], field.additionalProperties) : field.additionalProperties === false ? z.object({}).strict() : z.record(z.unknown());
+  }
+}
 
 /**
- * Turns the plain-data description of an expected JSON object into a zod schema. Optional fields may be null
- * (models commonly emit `null` for "not found"); extra fields are allowed, since callers read only what they named.
+ * Optional fields may be null (models commonly emit `null` for "not found"); extra fields are allowed, since callers
+ * read only what they named, unless the schema says additionalProperties: false.
  */
-export function compileOutputSchema(schema: OutputSchema): z.ZodObject<Record<string, z.ZodTypeAny>> {
-  const required = new Set(schema.required);
+function compileObject(properties: Record<string, OutputField>, required: readonly string[], additional: boolean | undefined): z.ZodObject<Record<string, z.ZodTypeAny>> {
+  const must = new Set(required);
   const shape: Record<string, z.ZodTypeAny> = {};
-  for (const [name, field] of Object.entries(schema.properties)) {
-    const base = FIELD_TYPES[field.type];
-    shape[name] = required.has(name) ? base : base.nullable().optional();
+  for (const [name, field] of Object.entries(properties)) {
+    const base = compileField(field);
+    shape[name] = must.has(name) ? base : base.nullable().optional();
   }
-  return z.object(shape).passthrough();
+  const object = z.object(shape);
+  return additional === false ? object.strict() : object.passthrough();
+}
+
+/** Turns the plain-data description of an expected JSON object into a zod schema. */
+export function compileOutputSchema(schema: OutputSchema): z.ZodObject<Record<string, z.ZodTypeAny>> {
+  return compileObject(schema.properties, schema.required, schema.additionalProperties);
 }
 
 /** The JSON text of an answer: the whole answer, or the body of its first ``` / ```json fenced block. */
@@ -85,12 +100,36 @@ function jsonTypeOf(value: unknown): string {
   return typeof value;
 }
 
-function describeSchemaIssue(issue: z.ZodIssue, schema: OutputSchema, answer: Record<string, unknown>): string {
-  const field = String(issue.path[0] ?? '(root)');
-  const expected = schema.properties[field]?.type;
-  if (!(field in answer)) return `field "${field}" is missing`;
-  if (expected) return `field "${field}" must be ${expected}, got ${jsonTypeOf(answer[field])}`;
-  return `field "${field}": ${issue.message}`;
+/** The declared field at `path` (object keys and array indexes) of the answer, if the schema declares one. */
+function fieldAt(schema: OutputSchema, path: readonly (string | number)[]): OutputField | undefined {
+  let field: OutputField | undefined = { type: 'object', properties: schema.properties };
+  for (const key of path) field = typeof key === 'number' ? field?.items : field?.properties?.[key];
+  return field;
+}
+
+function valueAt(answer: unknown, path: readonly (string | number)[]): { found: boolean; value?: unknown } {
+  let value: unknown = answer;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null || !Object.prototype.hasOwnProperty.call(value, key)) return { found: false };
+    value = (value as Record<string | number, unknown>)[key];
+  }
+  return { found: true, value };
+}
+
+/** `address.city`, `tags[2]`: where in the answer, as a caller writes it. */
+const fieldName = (path: readonly (string | number)[]) => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('') || '(root)';
+
+function describeSchemaIssues(issue: z.ZodIssue, schema: OutputSchema, answer: Record<string, unknown>): string[] {
+  if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+    return issue.keys.map((key) => `field "${fieldName([...issue.path, key])}" is not in the schema (additionalProperties: false)`);
+  }
+  const field = fieldName(issue.path);
+  const at = valueAt(answer, issue.path);
+  if (!at.found) return [`field "${field}" is missing`];
+  if (issue.code === z.ZodIssueCode.invalid_enum_value) return [`field "${field}" must be one of ${issue.options.map((o) => JSON.stringify(o)).join(', ')}, got ${JSON.stringify(at.value)}`];
+  const expected = fieldAt(schema, issue.path)?.type;
+  if (expected) return [`field "${field}" must be ${expected}, got ${jsonTypeOf(at.value)}`];
+  return [`field "${field}": ${issue.message}`];
 }
 
 export class OutputSchemaValidator implements Evaluator {
@@ -112,7 +151,7 @@ export class OutputSchemaValidator implements Evaluator {
     const checked = compileOutputSchema(schema).safeParse(record);
     if (checked.success) return pass();
     // One reason per field, so a caller sees every missing or mistyped field at once.
-    const reasons = [...new Set(checked.error.issues.map((i) => describeSchemaIssue(i, schema, record)))];
+    const reasons = [...new Set(checked.error.issues.flatMap((i) => describeSchemaIssues(i, schema, record)))];
     return fail(...reasons);
   }
 }

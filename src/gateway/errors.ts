@@ -27,6 +27,9 @@ export class GatewayError extends Error {
   }
 }
 
+/** OpenAI's clients obey this header over their own retry rule (they retry 408, 409, 429 and 5xx otherwise). */
+export const DO_NOT_RETRY: Readonly<Record<string, string>> = { 'x-should-retry': 'false' };
+
 export const invalidRequest = (message: string, param: string | null, code: string | null = null) => new GatewayError(400, message, 'invalid_request_error', code, param);
 
 export const unknownModel = (model: string, known: readonly string[]) =>
@@ -63,7 +66,8 @@ export function gatewayErrorOf(err: unknown, lastMessage: number): GatewayError 
   if (err instanceof RouteFailedError) {
     switch (err.type) {
       case 'InsufficientQuota':
-        return new GatewayError(429, `You exceeded your current quota: ${err.message}`, 'insufficient_quota', 'insufficient_quota');
+        // A 429 the client would retry at once, to the same refusal: the budget frees up only as the day goes on.
+        return new GatewayError(429, `You exceeded your current quota: ${err.message}`, 'insufficient_quota', 'insufficient_quota', null, DO_NOT_RETRY);
       case 'BudgetUnavailable':
         // Nothing was called: without the budget the money cannot be promised. Safe to retry with the same key.
         return new GatewayError(503, `${err.message}; retry later`, 'server_error', 'budget_unavailable');

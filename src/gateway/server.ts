@@ -10,7 +10,7 @@ import { explainIssues, ValidationError } from '../domain/validation';
 import { authenticator, rateLimiter } from './auth';
 import { ChatCompletionBodySchema, chatRequestParts, paramOf } from './chatRequest';
 import { chatCompletion, completionChunks, routerHeaders } from './chatResponse';
-import { GatewayError, gatewayErrorOf, invalidRequest, unknownModel } from './errors';
+import { DO_NOT_RETRY, GatewayError, gatewayErrorOf, invalidRequest, unknownModel } from './errors';
 import { TokenBucketLimiter } from './rateLimit';
 import { writeEventStream } from './sse';
 import { KeyRing, type Tenant, type TenantsFile } from './tenants';
@@ -88,12 +88,19 @@ async function within<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMED
   }
 }
 
-function stillRunning(requestId: string, ms: number): GatewayError {
+/**
+ * 504 with the request still running. OpenAI's clients retry a 5xx on their own; without an Idempotency-Key that
+ * retry would be a second durable request (a new id) that spends again, so it is told not to (`x-should-retry`).
+ * With the caller's key a retry re-attaches to the same run, which is what it should do.
+ */
+function stillRunning(requestId: string, ms: number, callerKey: boolean): GatewayError {
   return new GatewayError(
     504,
     `The request is still running after ${Math.round(ms / 1000)} s; it will finish. Fetch its answer with GET /v1/router/requests/${requestId}, or retry with Idempotency-Key: ${requestId} (no second model call)`,
     'timeout',
     'request_timeout',
+    null,
+    callerKey ? {} : DO_NOT_RETRY,
   );
 }
 
@@ -185,7 +192,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       if (!(err instanceof GatewayError || err instanceof ValidationError)) request.log.warn({ err, requestId }, 'routing failed');
       throw gatewayErrorOf(err, body.messages.length - 1);
     }
-    if (log === TIMED_OUT) throw stillRunning(requestId, timeoutMs);
+    if (log === TIMED_OUT) throw stillRunning(requestId, timeoutMs, key !== undefined);
     if (body.stream) {
       reply.hijack();
       writeEventStream(reply.raw, routerHeaders(log), completionChunks(log, body.stream_options?.include_usage === true));
@@ -204,7 +211,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       if (err instanceof WorkflowNotFoundError) throw new GatewayError(404, `No request "${requestId}" for tenant "${tenant.id}"`, 'invalid_request_error', 'request_not_found', 'requestId');
       throw gatewayErrorOf(err, 0);
     }
-    if (log === TIMED_OUT) throw stillRunning(requestId, timeoutMs);
+    if (log === TIMED_OUT) throw stillRunning(requestId, timeoutMs, true);
     return reply.headers(routerHeaders(log)).send(chatCompletion(log));
   });
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ModelSpec } from '../../domain/catalog';
-import type { HistoryTurn, OutputSchema, TaskType } from '../../domain/request';
+import type { HistoryTurn, OutputField, OutputSchema, TaskType } from '../../domain/request';
 import { priceTokens } from '../../domain/cost';
 import { ProviderError, type Completion, type CompletionRequest, type ModelProvider } from '../types';
 import { DOMAIN_ALIASES, LATENCY_ASSUMPTIONS, SIMULATED_PROFILES, type SimulatedModelProfile } from './profiles';
@@ -205,13 +205,14 @@ function simulatedText(model: string, requestId: string, taskType: TaskType, pas
 }
 
 /**
- * A JSON object for an outputSchema: on a pass every declared property with a value of its declared type; on a
- * failure the first required property is missing (or, with nothing required, the first property has the wrong
- * type), so a schema validator notices. `_simulated` carries the label; validators allow extra properties.
+ * A JSON object for an outputSchema: on a pass every declared property with a value of its declared kind (an enum's
+ * first value, an array of one item, a nested object filled the same way); on a failure the first required property
+ * is missing (or, with nothing required, the first property has the wrong type), so a schema validator notices.
+ * Nothing beyond the schema's properties is added, so a strict schema (additionalProperties: false) holds: the
+ * label is in the string values, and the result's origin says 'simulated'.
  */
 function schemaAnswer(label: string, schema: OutputSchema, passes: boolean): Record<string, unknown> {
-  const answer: Record<string, unknown> = { _simulated: label };
-  for (const [name, field] of Object.entries(schema.properties)) answer[name] = valueOf(field.type, `${label} ${name}`);
+  const answer = objectOf(schema.properties, label);
   if (!passes) {
     const victim = schema.required[0];
     if (victim !== undefined) delete answer[victim];
@@ -223,10 +224,14 @@ function schemaAnswer(label: string, schema: OutputSchema, passes: boolean): Rec
   return answer;
 }
 
-function valueOf(type: OutputSchema['properties'][string]['type'], text: string): unknown {
-  switch (type) {
+function objectOf(properties: Record<string, OutputField>, text: string): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(properties).map(([name, field]) => [name, valueOf(field, `${text} ${name}`)]));
+}
+
+function valueOf(field: OutputField, text: string): unknown {
+  switch (field.type) {
     case 'string':
-      return text;
+      return field.enum ? field.enum[0] : text;
     case 'number':
       return 0.5;
     case 'integer':
@@ -234,8 +239,8 @@ function valueOf(type: OutputSchema['properties'][string]['type'], text: string)
     case 'boolean':
       return true;
     case 'array':
-      return [text];
+      return [field.items ? valueOf(field.items, text) : text];
     case 'object':
-      return { note: text };
+      return field.properties ? objectOf(field.properties, text) : field.additionalProperties === false ? {} : { note: text };
   }
 }
