@@ -16,8 +16,8 @@ const ROOT = join(__dirname, '..');
 
 
 describe('model-router CLI (built, real embedded dev server)', () => {
-  it('demo --json routes the whole batch and prints one object with the four metrics', async () => {
-    const { code, stdout, stderr } = await runCli(['demo', '--json']);
+  it('demo --json routes the whole batch and prints one object with the four metrics', { timeout: 300_000 }, async () => {
+    const { code, stdout, stderr } = await runCli(['demo', '--json'], { timeoutMs: 240_000 });
     assert.equal(code, 0, stderr);
     const report = JSON.parse(stdout) as {
       requests: number;

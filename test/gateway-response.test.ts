@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { RouteFailedError } from '../src/client/errors';
 import { answerPieces, routerHeaders } from '../src/gateway/chatResponse';
+import { gatewayErrorOf } from '../src/gateway/errors';
 import { decisionLogFor } from './helpers/decisionLogs';
 
 describe('gateway response headers and stream pieces', () => {
@@ -19,5 +21,19 @@ describe('gateway response headers and stream pieces', () => {
       assert.equal(answerPieces(text).join(''), text);
     }
     assert.deepEqual(answerPieces('a b c d e f', 4), ['a b c d ', 'e f']);
+  });
+
+  it('a failed request tells the openai client not to retry when a retry would pay again; an unreachable budget may be retried', () => {
+    const cases = [
+      ['AllModelsFailed', 502, 'all_models_failed', 'false'],
+      ['InsufficientQuota', 429, 'insufficient_quota', 'false'],
+      ['BudgetUnavailable', 503, 'budget_unavailable', undefined],
+    ] as const;
+    for (const [type, status, code, shouldRetry] of cases) {
+      const error = gatewayErrorOf(new RouteFailedError(`failed: ${type}`, type, 'route-acme-r1'), 0);
+      assert.equal(error.status, status, type);
+      assert.equal(error.body().error.code, code, type);
+      assert.equal(error.headers['x-should-retry'], shouldRetry, type);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -28,6 +28,7 @@ import { workflowCode } from '../src/worker/bundle';
 import { loadRouterConfig } from '../src/worker/config';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { wireActivityDeps, type Wiring } from '../src/worker/wiring';
+import { runCli } from './helpers/cli';
 import { devServerEnv } from './helpers/temporal';
 
 /**
@@ -536,7 +537,7 @@ describe('gateway: health and readiness', () => {
 });
 
 describe('model-router serve (built CLI)', () => {
-  it('serves the tenants file in front of the workers at --address: ready, and answers the openai client', async () => {
+  it('serves the tenants file in front of the workers at --address: ready, answers the openai client, and reloads the file when it changes', async () => {
     const tenantsPath = join(dir, 'serve-tenants.json');
     writeTenantsFile(tenantsPath, tenantsFile);
     const port = await freePort();
@@ -555,6 +556,20 @@ describe('model-router serve (built CLI)', () => {
       assert.match(output, /Readiness: ready/);
       const answer = await openai(key.acme, `http://127.0.0.1:${port}/v1`).chat.completions.create({ model: 'router', messages: [{ role: 'user', content: CLASSIFY }] }, { headers: { 'Idempotency-Key': 'served-1' } });
       assert.equal(answer.choices[0]!.message.content, (await router.result('acme', 'served-1')).answer);
+
+      // A key added to the file while serve runs works without a restart; a broken file changes nothing.
+      const added = await runCli(['keys', 'add', '--tenant', 'acme', '--tenants', tenantsPath]);
+      assert.equal(added.code, 0, added.stderr);
+      const newKey = /sk-[A-Za-z0-9_-]{43}/.exec(added.stdout)?.[0];
+      assert.ok(newKey, added.stdout);
+      const models = () => openai(newKey, `http://127.0.0.1:${port}/v1`).models.list();
+      for (let i = 0; i < 120 && !/reloaded: 5 tenant/.test(output); i++) await sleep(50);
+      assert.match(output, /tenants file .*serve-tenants\.json reloaded: 5 tenant\(s\)/);
+      assert.ok((await models()).data.some((m) => m.id === 'router'));
+      writeFileSync(tenantsPath, '{"tenants": [{"id": "acme"}]}');
+      for (let i = 0; i < 120 && !/not reloaded/.test(output); i++) await sleep(50);
+      assert.match(output, /not reloaded, the previous one stays in force: .*tenants\.0\.keys/);
+      assert.ok((await models()).data.length > 0, 'the key from the last good file still works');
     } finally {
       child.kill('SIGINT');
     }

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ValidationError } from '../domain/validation';
 import { checkTenantPolicies, createGateway } from '../gateway/server';
 import { connectGatewayTemporal } from '../gateway/temporal';
-import { loadTenantsFile, tenantsFilePath } from '../gateway/tenants';
+import { loadTenantsFile, tenantsFilePath, watchTenantsFile } from '../gateway/tenants';
 import { loadRouterConfig } from '../worker/config';
 import { runningDevServer } from '../worker/devServerFile';
 import { untilInterrupted } from './signals';
@@ -52,7 +52,12 @@ export async function serveCommand(args: string[]): Promise<void> {
     console.log(`Temporal:  ${address}, task queue "${temporal.taskQueue}"`);
     const ready = await gateway.inject({ method: 'GET', url: '/readyz' });
     console.log(`Readiness: ${ready.statusCode === 200 ? 'ready' : `not ready yet (${(JSON.parse(ready.body) as { reason: string }).reason})`}. Ctrl-C to stop.`);
-    await untilInterrupted();
+    const stopWatching = watchTenantsFile(tenantsPath, (file) => gateway.reloadTenants(file));
+    try {
+      await untilInterrupted();
+    } finally {
+      stopWatching();
+    }
   } finally {
     await gateway.close();
     await temporal.close();

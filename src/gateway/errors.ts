@@ -77,7 +77,8 @@ export function gatewayErrorOf(err: unknown, lastMessage: number): GatewayError 
       case 'ValidationError':
         return invalidRequest(err.message, null);
       case 'AllModelsFailed':
-        return new GatewayError(502, err.message, 'server_error', 'all_models_failed');
+        // Every model was tried, with retries and escalations: an SDK retry at once would pay for the ladder again.
+        return new GatewayError(502, err.message, 'server_error', 'all_models_failed', null, DO_NOT_RETRY);
       default:
         return new GatewayError(500, err.message, 'server_error', err.type);
     }

@@ -107,15 +107,20 @@ function stillRunning(requestId: string, ms: number, callerKey: boolean): Gatewa
 /** The OpenAI-compatible HTTP front of the router; the caller listens on it (and closes it). */
 export function createGateway(options: GatewayOptions): FastifyInstance {
   checkTenantPolicies(options.tenants, options.policyIds);
-  const keys = new KeyRing(options.tenants);
+  let keys = new KeyRing(options.tenants);
   const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  const authenticate = authenticator(keys);
+  const authenticate = authenticator(() => keys);
   const rateLimit = rateLimiter(new TokenBucketLimiter(options.now));
 
   const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, logger: options.logger ?? false }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('tenant', null);
+  // A request already past authentication keeps the tenant it found; the next one sees the new file.
+  app.decorate('reloadTenants', (file: TenantsFile) => {
+    checkTenantPolicies(file, options.policyIds);
+    keys = new KeyRing(file);
+  });
 
   app.setErrorHandler((err, request, reply) => {
     const error = (() => {

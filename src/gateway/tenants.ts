@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { TenantIdSchema } from '../domain/request';
@@ -82,6 +82,26 @@ export function loadTenantsFile(path: string): TenantsFile {
   const subject = `tenants file ${path}`;
   if (!existsSync(path)) throw new ValidationError(subject, [{ path: '(file)', message: 'does not exist; create it with `model-router keys add --tenant ID`' }]);
   return parseTenantsFile(parseJsonOrThrow(readFileSync(path, 'utf8'), subject), subject);
+}
+
+/**
+ * Calls `apply` with the file each time it changes (polled once a second: a rename over it, as `keys add` writes, is
+ * seen too). A file that does not load, or that `apply` refuses, is reported and the one before stays in force.
+ * Returns the function that stops watching.
+ */
+export function watchTenantsFile(path: string, apply: (file: TenantsFile) => void, report: (line: string) => void = (line) => console.error(line)): () => void {
+  const onChange = (current: { mtimeMs: number }, previous: { mtimeMs: number }) => {
+    if (current.mtimeMs === previous.mtimeMs) return;
+    try {
+      const file = loadTenantsFile(path);
+      apply(file);
+      report(`tenants file ${path} reloaded: ${file.tenants.length} tenant(s)`);
+    } catch (err) {
+      report(`tenants file ${path} not reloaded, the previous one stays in force: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  watchFile(path, { interval: 1_000 }, onChange);
+  return () => unwatchFile(path, onChange);
 }
 
 /** Written to a temporary file beside it and renamed over it, so a reader never sees half a file. */
