@@ -257,21 +257,41 @@ describe('running at scale: two workers, two gateways, one worker killed halfway
     assert.deepEqual(new Set(runs.map((r) => r.workflowId)), new Set(calls.map((c) => routeWorkflowId(TENANT, c.requestId))));
 
     // Both workers ran these requests, and the killed one lost work that a live worker then redid: a workflow task
-    // it had taken timed out, or an activity of its ran again as a later attempt.
+    // it had taken timed out, or an activity of its ran again as a later attempt. Every activity it held (model calls,
+    // budget reserves and settles alike) heartbeats, so each was retried after the heartbeat timeout (5 s) rather
+    // than its start-to-close timeout (30 s for a reserve).
     const { EventType } = temporal.api.enums.v1;
+    const eventMs = (e: temporal.api.history.v1.IHistoryEvent) => Number(e.eventTime!.seconds) * 1000 + Math.round((e.eventTime!.nanos ?? 0) / 1e6);
     const identities = new Set<string>();
     const redone = new Set<string>();
+    const retried: { requestId: string; activity: string; afterKillMs: number }[] = [];
+    /** Scheduled to completed, per activity type (for the figures printed below). */
+    const scheduledToCompletedMs: Record<string, number[]> = {};
     for (const call of calls) {
       const history = await server.client.workflow.getHandle(routeWorkflowId(TENANT, call.requestId)).fetchHistory();
+      const activityType = new Map<number, string>();
+      const scheduledAt = new Map<number, number>();
       for (const event of history.events ?? []) {
-        const identity = event.workflowTaskStartedEventAttributes?.identity ?? event.activityTaskStartedEventAttributes?.identity;
+        const scheduled = event.activityTaskScheduledEventAttributes;
+        if (scheduled) activityType.set(Number(event.eventId), scheduled.activityType!.name!);
+        if (scheduled) scheduledAt.set(Number(event.eventId), eventMs(event));
+        const completed = event.activityTaskCompletedEventAttributes;
+        if (completed) (scheduledToCompletedMs[activityType.get(Number(completed.scheduledEventId))!] ??= []).push(eventMs(event) - scheduledAt.get(Number(completed.scheduledEventId))!);
+        const started = event.activityTaskStartedEventAttributes;
+        const identity = event.workflowTaskStartedEventAttributes?.identity ?? started?.identity;
         if (identity) identities.add(identity);
-        if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT || (event.activityTaskStartedEventAttributes?.attempt ?? 1) > 1) redone.add(call.requestId);
+        if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT) redone.add(call.requestId);
+        if (started && (started.attempt ?? 1) > 1) {
+          redone.add(call.requestId);
+          retried.push({ requestId: call.requestId, activity: activityType.get(Number(started.scheduledEventId))!, afterKillMs: eventMs(event) - killedAt });
+        }
       }
     }
     assert.ok(identities.has(killedIdentity), `the killed worker (${killedIdentity}) ran some of them`);
     assert.ok(identities.has(survivorIdentity), `the other worker (${survivorIdentity}) ran some of them`);
     assert.ok(redone.size >= 1, 'the kill interrupted work in progress, which another worker redid');
+    const late = retried.filter((r) => r.afterKillMs > 20_000);
+    assert.deepEqual(late, [], 'every activity the kill interrupted was retried within 20 s of it');
 
     // One decision-log row per request in PostgreSQL, each the run's own.
     const db = new pg.Client({ connectionString: decisionLogUrl });
@@ -318,6 +338,15 @@ describe('running at scale: two workers, two gateways, one worker killed halfway
         answeredAfterKill: afterKill,
         inFlightAtKill: spanningKill.length,
         redoneAfterKill: redone.size,
+        retriedActivities: Object.fromEntries([...new Set(retried.map((r) => r.activity))].map((a) => [a, retried.filter((r) => r.activity === a).length])),
+        lastRetryAfterKillMs: Math.max(0, ...retried.map((r) => r.afterKillMs)),
+        activityMs: Object.fromEntries(
+          Object.entries(scheduledToCompletedMs).map(([name, ms]) => {
+            const sorted = [...ms].sort((a, b) => a - b);
+            return [name, { p50: sorted[Math.floor(sorted.length / 2)], p95: sorted[Math.floor(sorted.length * 0.95)], max: sorted.at(-1) }];
+          }),
+        ),
+        workflowTaskNotFoundWarnings: workers.reduce((n, w) => n + (w.output().match(/Workflow task not found/g)?.length ?? 0), 0),
         killToLastAnswerMs: Math.max(...calls.map((c) => c.answeredAt!)) - killedAt,
         slowestSpanningCallMs: Math.max(...spanningKill.map((c) => c.answeredAt! - c.startedAt)),
         attempts: attempts.length,
