@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../src/activities';
 import type { BudgetReservation } from '../src/activities/budget';
@@ -65,8 +65,13 @@ describe('tenant budgets on the Temporal dev server', () => {
   it('200 concurrent reservations against a cap that covers 50: exactly 50 accepted, 150 refused, never over the cap', { timeout: 120_000 }, async () => {
     const taskQueue = 'budget-race';
     const w = await worker(taskQueue);
-    // The reserve activity as a worker runs it, called directly 200 times at once.
-    const activities = createActivities({ ...loopbackDeps(server.baseUrl), temporal: { client: env.client, taskQueue } });
+    // The reserve activity as a worker runs it, called directly 200 times at once (in an activity's context: it heartbeats).
+    const raw = createActivities({ ...loopbackDeps(server.baseUrl), temporal: { client: env.client, taskQueue } });
+    const context = new MockActivityEnvironment();
+    const activities = {
+      reserveBudget: (input: Parameters<typeof raw.reserveBudget>[0]) => context.run<[typeof input], BudgetReservation, typeof raw.reserveBudget>(raw.reserveBudget, input),
+      settleBudget: (input: Parameters<typeof raw.settleBudget>[0]) => context.run<[typeof input], void, typeof raw.settleBudget>(raw.settleBudget, input),
+    };
     // 400 characters → 100 estimated input tokens ("small-model" is no OpenAI model); at most 100 output tokens:
     // (100 × 0.15 + 100 × 0.6) / 1M = $0.000075 each, and 50 of them are $0.00375.
     const request: RouteRequestInput = { requestId: 'race', prompt: 'x'.repeat(400), maxOutputTokens: 100 };

@@ -12,6 +12,7 @@ import type { QualityGate } from '../evaluators/gate';
 import type { ModelProvider } from '../providers/types';
 import { reserveUpdate, settleUpdate, type budget, type ReserveRequest } from '../workflows/budget';
 import type { TemporalAccess } from './bandit';
+import { withHeartbeat } from './billing';
 
 /** The call a reservation is for: a model call (its own request) or the paid judge grading an answer. */
 export type BudgetedCall = { kind: 'model'; modelId: string; request: RouteRequestInput } | { kind: 'judge'; request: RouteRequest; result: ModelResult };
@@ -56,6 +57,13 @@ export interface BudgetActivityDeps {
  * keeps one worker under that limit instead of backing off (200 at once: see the budget test's log line).
  */
 export const UPDATES_IN_FLIGHT_PER_TENANT = 8;
+
+/**
+ * A budget update heartbeats while it waits (in the queue below, or for the budget workflow): a worker that dies
+ * meanwhile is noticed within the heartbeat timeout and the update retried on another (the same update id, so it
+ * counts once), instead of every request it held waiting out the whole start-to-close timeout.
+ */
+const BUDGET_HEARTBEAT_INTERVAL_MS = 1_000;
 
 /** Runs at most `limit` tasks at once per key, the rest in arrival order. */
 export class KeyedLimiter {
@@ -118,12 +126,14 @@ export function createBudgetActivities(deps: BudgetActivityDeps) {
       if (worst.usd === 0) return { accepted: true, reservedUsd: 0, estimated: worst.estimated, skipped: true };
       const request: ReserveRequest = { id: input.reservationId, usd: worst.usd, caps: input.caps, ttlMs: input.ttlMs, label: worst.label, ...(worst.estimated && { estimated: true }) };
       try {
-        const reservation = await limiter.run(input.tenant, () =>
-          access().client.workflow.executeUpdateWithStart(reserveUpdate, {
-            args: [request],
-            updateId: `reserve/${input.reservationId}`,
-            startWorkflowOperation: startOperation(input.tenant),
-          }),
+        const reservation = await withHeartbeat(BUDGET_HEARTBEAT_INTERVAL_MS, 0, () =>
+          limiter.run(input.tenant, () =>
+            access().client.workflow.executeUpdateWithStart(reserveUpdate, {
+              args: [request],
+              updateId: `reserve/${input.reservationId}`,
+              startWorkflowOperation: startOperation(input.tenant),
+            }),
+          ),
         );
         return { accepted: true, reservedUsd: reservation.reservedUsd, estimated: worst.estimated };
       } catch (err) {
@@ -136,12 +146,14 @@ export function createBudgetActivities(deps: BudgetActivityDeps) {
 
     /** Charges what the call cost and releases the rest of its reservation; a repeated settle changes nothing. */
     async settleBudget(input: SettleBudgetInput): Promise<void> {
-      await limiter.run(input.tenant, () =>
-        access().client.workflow.executeUpdateWithStart(settleUpdate, {
-          args: [{ id: input.reservationId, actualUsd: input.actualUsd }],
-          updateId: `settle/${input.reservationId}`,
-          startWorkflowOperation: startOperation(input.tenant),
-        }),
+      await withHeartbeat(BUDGET_HEARTBEAT_INTERVAL_MS, 0, () =>
+        limiter.run(input.tenant, () =>
+          access().client.workflow.executeUpdateWithStart(settleUpdate, {
+            args: [{ id: input.reservationId, actualUsd: input.actualUsd }],
+            updateId: `settle/${input.reservationId}`,
+            startWorkflowOperation: startOperation(input.tenant),
+          }),
+        ),
       );
     },
   };

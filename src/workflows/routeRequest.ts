@@ -34,7 +34,7 @@ import { firstStep, nextStep, type NextStep } from '../routing/escalation';
 import { shouldShadow } from '../routing/shadow';
 import type { Rung } from '../routing/ladder';
 import type { RoutePlan } from '../routing/plan';
-import { EVALUATE_OPTIONS, modelCallOptions, retry } from './activityOptions';
+import { EVALUATE_OPTIONS, HEARTBEAT_TIMEOUT, modelCallOptions, retry } from './activityOptions';
 import { cancelledCallOf, possiblyBilledOf } from './billing';
 import type { shadowEvaluation, ShadowEvaluationInput } from './shadowEvaluation';
 import { CostUsd, Escalated, FinalModel, QualityScore, RoutedModel, RoutingStrategy, Speculative } from './searchAttributes';
@@ -65,8 +65,10 @@ const { reportBanditOutcome } = proxyActivities<RouterActivities>(LEARN_OPTIONS)
  * to answer: with many requests in flight that can starve it.
  */
 const { reserveBudget } = proxyActivities<RouterActivities>({
-  // A worker queues a busy tenant's updates (src/activities/budget.ts): the wait counts against this.
+  // A worker queues a busy tenant's updates (src/activities/budget.ts): the wait counts against this. Both budget
+  // steps heartbeat while they wait, so a dead worker's are retried within the heartbeat timeout.
   startToCloseTimeout: '30s',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '1m',
   retry: { ...retry, maximumAttempts: 10 },
   summary: "budget: reserve the call's worst case",
@@ -74,6 +76,7 @@ const { reserveBudget } = proxyActivities<RouterActivities>({
 // Money was spent: keep trying for as long as the ledger remembers a settled id (a repeat must find it).
 const { settleBudget } = proxyActivities<RouterActivities>({
   startToCloseTimeout: '10s',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: SETTLE_SCHEDULE_TO_CLOSE_MS,
   retry: { ...retry, maximumInterval: '30s' },
   summary: "budget: settle the call's actual cost",
