@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { BudgetCaps } from '../budget/ledger';
+import { BudgetRefusal, checkSettle, type BudgetCaps } from '../budget/ledger';
 import { DEFAULT_BUDGETED_MAX_OUTPUT_TOKENS } from '../budget/reservations';
 import { worstCaseUsd } from '../budget/worstCase';
 import type { ModelSpec } from '../domain/catalog';
@@ -10,7 +10,7 @@ import type { ModelResult } from '../domain/results';
 import { budgetWorkflowId } from '../domain/workflowIds';
 import type { QualityGate } from '../evaluators/gate';
 import type { ModelProvider } from '../providers/types';
-import { reserveUpdate, settleUpdate, type budget, type ReserveRequest } from '../workflows/budget';
+import { reserveUpdate, settleSignal, type budget, type ReserveRequest, type SettleRequest } from '../workflows/budget';
 import type { TemporalAccess } from './bandit';
 import { withHeartbeat } from './billing';
 
@@ -65,6 +65,8 @@ export const UPDATES_IN_FLIGHT_PER_TENANT = 8;
  */
 const BUDGET_HEARTBEAT_INTERVAL_MS = 1_000;
 
+const BUDGET_SUMMARY = (tenant: string) => `budget of tenant ${tenant}: spend per day and month, open reservations`;
+
 /** Runs at most `limit` tasks at once per key, the rest in arrival order. */
 export class KeyedLimiter {
   private readonly queues = new Map<string, { running: number; waiting: (() => void)[] }>();
@@ -101,7 +103,7 @@ export function createBudgetActivities(deps: BudgetActivityDeps) {
       taskQueue: access().taskQueue,
       args: [{ tenant }],
       workflowIdConflictPolicy: 'USE_EXISTING',
-      staticSummary: `budget of tenant ${tenant}: spend per day and month, open reservations`,
+      staticSummary: BUDGET_SUMMARY(tenant),
     });
   }
 
@@ -144,16 +146,29 @@ export function createBudgetActivities(deps: BudgetActivityDeps) {
       }
     },
 
-    /** Charges what the call cost and releases the rest of its reservation; a repeated settle changes nothing. */
+    /**
+     * Charges what the call cost and releases the rest of its reservation; a repeated settle changes nothing (the
+     * ledger remembers settled ids). Sent as a signal: durable once the server has it, and it takes no update slot,
+     * so a tenant's settles never wait behind its reservations. Done once the server has recorded it.
+     */
     async settleBudget(input: SettleBudgetInput): Promise<void> {
+      const request = { id: input.reservationId, actualUsd: input.actualUsd };
+      try {
+        checkSettle({ ...request, now: Date.now() });
+      } catch (err) {
+        if (err instanceof BudgetRefusal) throw ApplicationFailure.nonRetryable(err.message, FailureType.ValidationError);
+        throw err;
+      }
+      const { client, taskQueue } = access();
       await withHeartbeat(BUDGET_HEARTBEAT_INTERVAL_MS, 0, () =>
-        limiter.run(input.tenant, () =>
-          access().client.workflow.executeUpdateWithStart(settleUpdate, {
-            args: [{ id: input.reservationId, actualUsd: input.actualUsd }],
-            updateId: `settle/${input.reservationId}`,
-            startWorkflowOperation: startOperation(input.tenant),
-          }),
-        ),
+        client.workflow.signalWithStart<typeof budget, [SettleRequest]>('budget', {
+          workflowId: budgetWorkflowId(input.tenant),
+          taskQueue,
+          args: [{ tenant: input.tenant }],
+          signal: settleSignal,
+          signalArgs: [request],
+          staticSummary: BUDGET_SUMMARY(input.tenant),
+        }),
       );
     },
   };

@@ -4,6 +4,7 @@ import {
   condition,
   continueAsNew,
   defineQuery,
+  defineSignal,
   defineUpdate,
   log,
   setHandler,
@@ -41,7 +42,7 @@ export interface BudgetInput {
   ledger?: BudgetLedger;
   /** Also continue-as-new once the history has this many events (tests); the server's suggestion always counts. */
   continueAsNewAtHistoryLength?: number;
-  /** And once this run has handled this many updates (default DEFAULT_UPDATES_PER_RUN). */
+  /** And once this run has handled this many updates and settle signals (default DEFAULT_UPDATES_PER_RUN). */
   continueAsNewAfterUpdates?: number;
   /** How many runs came before this one. */
   continuedAsNew?: number;
@@ -70,6 +71,8 @@ export interface BudgetWorkflowView extends BudgetView {
 export const reserveUpdate = defineUpdate<Reservation, [ReserveRequest]>('reserve');
 /** Charges a call's actual cost and releases the rest of its reservation; idempotent per reservation id. */
 export const settleUpdate = defineUpdate<Settlement, [SettleRequest]>('settle');
+/** The same as a signal (what request workflows send): no reply, no in-flight update slot; idempotent per id. */
+export const settleSignal = defineSignal<[SettleRequest]>('settleCost');
 export const budgetViewQuery = defineQuery<BudgetWorkflowView>('budgetView');
 /** The ledger itself, for tests that compare it across continue-as-new. */
 export const budgetLedgerQuery = defineQuery<BudgetLedger>('budgetLedger');
@@ -129,6 +132,18 @@ export async function budget(input: BudgetInput): Promise<never> {
       },
     },
   );
+  // What settleBudget sends: a signal, which needs no reply and no in-flight slot, so settles never queue behind
+  // reservations. A bad one cannot be refused back to its sender (the activity checks it before sending): logged, dropped.
+  setHandler(settleSignal, (request) => {
+    updates += 1;
+    try {
+      const settled = settle(ledger, { ...request, now: Date.now() });
+      if (settled.outcome === 'late') log.warn('budget settle of an expired reservation: its actual cost replaces the worst case', { tenant: input.tenant, ...settled });
+    } catch (err) {
+      if (!(err instanceof BudgetRefusal)) throw err;
+      log.error('budget settle signal dropped: it breaks the contract', { tenant: input.tenant, id: request.id, error: err.message });
+    }
+  });
   setHandler(budgetViewQuery, () => ({ ...budgetView(input.tenant, ledger, Date.now()), historyLength: workflowInfo().historyLength, continuedAsNew }));
   setHandler(budgetLedgerQuery, () => ledger);
 
