@@ -10,20 +10,21 @@ import { runCli } from './helpers/cli';
  * consistency, never its speed.
  */
 
-const sample = (latenciesMs: number[], elapsedMs: number, verified = latenciesMs.length): ArmSample => ({ latenciesMs, elapsedMs, verified });
+const sample = (latenciesMs: number[], elapsedMs: number, verified = latenciesMs.length, processCpuMs = 0, serverCpuMs = 0): ArmSample => ({ latenciesMs, elapsedMs, verified, processCpuMs, serverCpuMs });
 
 describe('bench gateway: figures', () => {
   it('nearest-rank percentiles, requests/s over the batches, and each gateway arm ÷ the client', () => {
     const level = levelFigures(4, {
       // Out of order on purpose: the percentiles sort.
-      client: sample([40, 10, 30, 20], 2_000),
+      client: sample([40, 10, 30, 20], 2_000, 4, 100, 40),
       gateway: sample([11, 44, 33, 22], 4_000, 3),
       gatewayBudget: sample([50, 60, 70, 80], 1_000),
     });
     // 4 values: p50 is the value at index floor(0.5 × 4) = 2 of the sorted list, p95 and p99 the one at index 3.
-    assert.deepEqual(level.arms.client, { requests: 4, verified: 4, rps: 2, p50Ms: 30, p95Ms: 40, p99Ms: 40 });
-    assert.deepEqual(level.arms.gateway, { requests: 4, verified: 3, rps: 1, p50Ms: 33, p95Ms: 44, p99Ms: 44 });
-    assert.deepEqual(level.arms.gatewayBudget, { requests: 4, verified: 4, rps: 4, p50Ms: 70, p95Ms: 80, p99Ms: 80 });
+    // CPU per request: 100 ms and 40 ms over 4 requests.
+    assert.deepEqual(level.arms.client, { requests: 4, verified: 4, rps: 2, p50Ms: 30, p95Ms: 40, p99Ms: 40, processCpuMsPerRequest: 25, serverCpuMsPerRequest: 10 });
+    assert.deepEqual(level.arms.gateway, { requests: 4, verified: 3, rps: 1, p50Ms: 33, p95Ms: 44, p99Ms: 44, processCpuMsPerRequest: 0, serverCpuMsPerRequest: 0 });
+    assert.deepEqual(level.arms.gatewayBudget, { requests: 4, verified: 4, rps: 4, p50Ms: 70, p95Ms: 80, p99Ms: 80, processCpuMsPerRequest: 0, serverCpuMsPerRequest: 0 });
     assert.equal(level.toClient.gateway.p50, 33 / 30);
     assert.equal(level.toClient.gateway.rps, 0.5);
     assert.equal(level.toClient.gatewayBudget.p50, 70 / 30);
@@ -56,6 +57,7 @@ describe('bench gateway: the runner (embedded dev server, worker, gateway on loo
         assert.equal(f.verified, requests, `${arm} @${level.concurrency}: every answer is the one its run kept`);
         assert.ok(f.p50Ms > 0 && f.p50Ms <= f.p95Ms && f.p95Ms <= f.p99Ms, `${arm} @${level.concurrency}: ${JSON.stringify(f)}`);
         assert.ok(f.rps > 0, `${arm} @${level.concurrency}`);
+        assert.ok(f.processCpuMsPerRequest > 0, `${arm} @${level.concurrency}: this process did work for it`);
       }
       const { client, gateway, gatewayBudget } = level.arms;
       assert.equal(level.toClient.gateway.p50, gateway.p50Ms / client.p50Ms);

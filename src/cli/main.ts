@@ -481,19 +481,19 @@ async function gatewayBench(args: string[]): Promise<void> {
   if (values.json) return console.log(JSON.stringify(result));
   const { machine } = result;
   console.log(
-    `${requests} requests per arm at each concurrency, interleaved in rounds, on one embedded dev server and one worker in this process (the gateway and both clients too); ` +
-      `provider ${result.provider}; ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}`,
+    `${requests} requests per arm at each concurrency, interleaved in rounds, on one embedded dev server; the worker, the gateway and both clients in this process; ` +
+      `req/s to the answers (the runs' rows written between batches, untimed); provider: ${result.provider}; ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}`,
   );
   const ratio = (x: number) => `${x.toFixed(2)}×`;
   const rows = result.levels.flatMap((level) =>
     GATEWAY_ARMS.map((arm) => {
       const f = level.arms[arm];
       const r = arm === 'client' ? undefined : level.toClient[arm];
-      return [level.concurrency, arm, `${f.verified}/${f.requests}`, `${f.rps.toFixed(1)}${r ? ` (${ratio(r.rps)})` : ''}`, `${f.p50Ms.toFixed(1)}${r ? ` (${ratio(r.p50)})` : ''}`, f.p95Ms.toFixed(1), f.p99Ms.toFixed(1)];
+      return [level.concurrency, arm, `${f.verified}/${f.requests}`, `${f.rps.toFixed(1)}${r ? ` (${ratio(r.rps)})` : ''}`, `${f.p50Ms.toFixed(1)}${r ? ` (${ratio(r.p50)})` : ''}`, f.p95Ms.toFixed(1), f.p99Ms.toFixed(1), f.processCpuMsPerRequest.toFixed(1), f.serverCpuMsPerRequest.toFixed(1)];
     }),
   );
-  console.log(formatTable(['concurrency', 'arm', 'answers checked', 'req/s (÷ client)', 'p50 ms (÷ client)', 'p95 ms', 'p99 ms'], rows));
-  const verdicts = result.levels.map((l) => `${l.targetMet ? 'met' : 'NOT met'} at ${l.concurrency} (${ratio(l.toClient.gateway.p50)})`);
+  console.log(formatTable(['concurrency', 'arm', 'answers checked', 'req/s (÷ client)', 'p50 ms (÷ client)', 'p95 ms', 'p99 ms', 'CPU ms/req here', 'server CPU ms/req'], rows));
+  const verdicts = result.levels.map((l) => `${l.targetMet ? 'met' : 'NOT met'} at ${l.concurrency} (${l.toClient.gateway.p50.toFixed(3)}×)`);
   console.log(`target, gateway p50 ≤ ${result.target}× the typed client's: ${verdicts.join(', ')}`);
   console.log(`budget tenant (gatewayBudget, not in the target): ${result.budget.reserved} reservations, ${result.budget.settled} settled, $${result.budget.spentUsd.toFixed(6)} spent`);
 }

@@ -17,7 +17,7 @@ import { workflowCode } from '../../worker/bundle';
 import { createRouterWorker } from '../../worker/createWorker';
 import { DecisionLogWriter } from '../decisionLogWriter';
 import { percentile } from '../percentile';
-import { benchMachine, InstantProvider, type BenchMachine } from './overhead';
+import { benchMachine, cpuMs, InstantProvider, type BenchMachine } from './overhead';
 
 /*
  * `model-router bench gateway`: what the OpenAI-compatible HTTP front adds to the typed client. One embedded dev
@@ -44,6 +44,9 @@ export interface ArmSample {
   elapsedMs: number;
   /** Answers that matched their run's decision log: the same text, from the model that answered. */
   verified: number;
+  /** CPU (user + system) over the arm's batches and their runs' tails: this process (worker, gateway, clients) and the dev server. */
+  processCpuMs: number;
+  serverCpuMs: number;
 }
 
 export interface ArmFigures {
@@ -53,6 +56,9 @@ export interface ArmFigures {
   p50Ms: number;
   p95Ms: number;
   p99Ms: number;
+  /** Where the time goes: CPU per request in this process and in the dev server. */
+  processCpuMsPerRequest: number;
+  serverCpuMsPerRequest: number;
 }
 
 export interface LevelFigures {
@@ -86,6 +92,8 @@ export function armFigures(sample: ArmSample): ArmFigures {
     p50Ms: percentile(sample.latenciesMs, 50),
     p95Ms: percentile(sample.latenciesMs, 95),
     p99Ms: percentile(sample.latenciesMs, 99),
+    processCpuMsPerRequest: requests > 0 ? sample.processCpuMs / requests : 0,
+    serverCpuMsPerRequest: requests > 0 ? sample.serverCpuMs / requests : 0,
   };
 }
 
@@ -183,6 +191,7 @@ export async function benchGateway(options: GatewayBenchOptions, progress: (line
       const answers: Answered[] = [];
       const latencies: number[] = [];
       let next = 0;
+      const cpuBefore = { process: process.cpuUsage(), server: cpuMs(server.pid) };
       const started = performance.now();
       await Promise.all(
         Array.from({ length: Math.min(concurrency, ids.length) }, async () => {
@@ -198,6 +207,9 @@ export async function benchGateway(options: GatewayBenchOptions, progress: (line
       if (!sample) return;
       sample.latenciesMs.push(...latencies);
       sample.elapsedMs += elapsed;
+      const used = process.cpuUsage(cpuBefore.process);
+      sample.processCpuMs += (used.user + used.system) / 1000;
+      sample.serverCpuMs += cpuMs(server.pid) - cpuBefore.server;
       sample.verified += answers.filter((a, i) => a.matches(finals[i]!)).length;
     };
 
@@ -208,7 +220,7 @@ export async function benchGateway(options: GatewayBenchOptions, progress: (line
         const ids = (arm: GatewayArm, from: number, count: number, tag = '') => Array.from({ length: count }, (_, k) => `${arm}-c${c}${tag}-${from + k}`);
         // Warm-up, not counted: connections (one per in-flight request), caches, the first workflow tasks.
         for (const arm of GATEWAY_ARMS) await batch(arm, ids(arm, 0, c, '-warm'), c);
-        const samples = Object.fromEntries(GATEWAY_ARMS.map((arm): [GatewayArm, ArmSample] => [arm, { latenciesMs: [], elapsedMs: 0, verified: 0 }])) as Record<GatewayArm, ArmSample>;
+        const samples = Object.fromEntries(GATEWAY_ARMS.map((arm): [GatewayArm, ArmSample] => [arm, { latenciesMs: [], elapsedMs: 0, verified: 0, processCpuMs: 0, serverCpuMs: 0 }])) as Record<GatewayArm, ArmSample>;
         const size = roundSize(c);
         for (let from = 0, round = 0; from < options.requests; from += size, round++) {
           const count = Math.min(size, options.requests - from);

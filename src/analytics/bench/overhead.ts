@@ -75,7 +75,7 @@ export class InstantProvider implements ModelProvider {
 }
 
 /** CPU ticks (user + system) a process has used, from /proc; 0 where /proc is not there. */
-function cpuMs(pid: number | undefined): number {
+export function cpuMs(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
