@@ -70,6 +70,10 @@ Commands:
   bench overhead [--requests 200] [--concurrency 1,16] [--stock-server] [--no-early-return] [--json | --markdown]
                                     The router against Temporal's floor (one and four no-op activities) on one
                                     embedded server: p50/p95/p99, requests/s, history bytes, server CPU, as ratios.
+  bench gateway [--requests 200] [--concurrency 1,16] [--json]
+                                    The same requests through the typed client and, with the official openai client,
+                                    through the gateway on loopback (and for a tenant with a budget), interleaved, on
+                                    one embedded server: p50/p95/p99, requests/s, gateway ÷ client (target ≤ 1.15×).
   bench speculative [--requests 156] [--concurrency 4] [--latency-scale 1] [--below 0.9] [--json]
                                     The same simulated requests (latency profiles slept) through real workflows: the
                                     sequential ladder, the cascade, racing the best model below a confidence bar, and
@@ -484,12 +488,43 @@ async function speculative(args: string[]): Promise<void> {
   console.log(formatTable(['raced requests under', 'p50 ms', 'p95 ms', 'cost / 1k requests'], racedRows));
 }
 
+async function gatewayBench(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { requests: { type: 'string' }, concurrency: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  const requests = intOption(values.requests, 'requests') ?? 200;
+  const concurrency = (values.concurrency ?? '1,16').split(',').map((c) => intOption(c.trim(), 'concurrency')!);
+  if (requests < 1) throw new ValidationError('command line', [{ path: '--requests', message: `must be at least 1, got ${requests}` }]);
+  if (concurrency.some((c) => c < 1)) throw new ValidationError('command line', [{ path: '--concurrency', message: 'must be a comma-separated list of whole numbers of at least 1' }]);
+  const config = loadRouterConfig();
+  const [{ benchGateway, GATEWAY_ARMS }, { installQuietRuntime }] = await Promise.all([import('../analytics/bench/gateway'), import('../worker/runtime')]);
+  installQuietRuntime();
+  const result = await benchGateway({ requests, concurrency, catalog: config.catalog, policy: config.policies.get('default')! }, values.json ? undefined : (line) => console.error(line));
+  if (values.json) return console.log(JSON.stringify(result));
+  const { machine } = result;
+  console.log(
+    `${requests} requests per arm at each concurrency, interleaved in rounds, on one embedded dev server; the worker, the gateway and both clients in this process; ` +
+      `req/s to the answers (the runs' rows written between batches, untimed); provider: ${result.provider}; ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}`,
+  );
+  const ratio = (x: number) => `${x.toFixed(2)}×`;
+  const rows = result.levels.flatMap((level) =>
+    GATEWAY_ARMS.map((arm) => {
+      const f = level.arms[arm];
+      const r = arm === 'client' ? undefined : level.toClient[arm];
+      return [level.concurrency, arm, `${f.verified}/${f.requests}`, `${f.rps.toFixed(1)}${r ? ` (${ratio(r.rps)})` : ''}`, `${f.p50Ms.toFixed(1)}${r ? ` (${ratio(r.p50)})` : ''}`, f.p95Ms.toFixed(1), f.p99Ms.toFixed(1), f.processCpuMsPerRequest.toFixed(1), f.serverCpuMsPerRequest.toFixed(1)];
+    }),
+  );
+  console.log(formatTable(['concurrency', 'arm', 'answers checked', 'req/s (÷ client)', 'p50 ms (÷ client)', 'p95 ms', 'p99 ms', 'CPU ms/req here', 'server CPU ms/req'], rows));
+  const verdicts = result.levels.map((l) => `${l.targetMet ? 'met' : 'NOT met'} at ${l.concurrency} (${l.toClient.gateway.p50.toFixed(3)}×)`);
+  console.log(`target, gateway p50 ≤ ${result.target}× the typed client's: ${verdicts.join(', ')}`);
+  console.log(`budget tenant (gatewayBudget, not in the target): ${result.budget.reserved} reservations, ${result.budget.settled} settled, $${result.budget.spentUsd.toFixed(6)} spent`);
+}
+
 async function bench(args: string[]): Promise<void> {
   const [what, ...rest] = args;
   if (what === 'chaos') return chaos(rest);
+  if (what === 'gateway') return gatewayBench(rest);
   if (what === 'overhead') return overhead(rest);
   if (what === 'speculative') return speculative(rest);
-  if (what !== 'bandit') throw new ValidationError('command line', [{ path: 'bench', message: `must be followed by bandit, chaos, overhead or speculative, got ${what === undefined ? 'nothing' : `"${what}"`}` }]);
+  if (what !== 'bandit') throw new ValidationError('command line', [{ path: 'bench', message: `must be followed by bandit, chaos, gateway, overhead or speculative, got ${what === undefined ? 'nothing' : `"${what}"`}` }]);
   const { values } = parseArgs({
     args: rest,
     options: { outcomes: { type: 'string' }, duplicates: { type: 'string' }, concurrency: { type: 'string' }, 'continue-as-new-at': { type: 'string' }, address: { type: 'string' }, json: { type: 'boolean', default: false } },

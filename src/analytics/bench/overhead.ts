@@ -36,9 +36,20 @@ export interface ScenarioFigures {
   rps: Record<string, number>;
 }
 
+/** Where a bench ran: the figures are ratios for a reason, but a reader still wants to know. */
+export interface BenchMachine {
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+}
+
+export function benchMachine(): BenchMachine {
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.versions.node };
+}
+
 export interface OverheadResult {
-  /** Where it ran: the figures are ratios for a reason, but a reader still wants to know. */
-  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
+  machine: BenchMachine;
   requests: number;
   concurrency: number[];
   tunedServer: boolean;
@@ -54,7 +65,7 @@ const ESCALATE = '[escalate]';
  * An instant provider, labelled simulated: the cheapest tier fails the gate on prompts holding ESCALATE (recorded
  * quality 0), every other answer passes. Nothing is called and nothing waits.
  */
-class InstantProvider implements ModelProvider {
+export class InstantProvider implements ModelProvider {
   readonly name = 'instant';
   readonly bills = false;
   async complete(req: CompletionRequest): Promise<Completion> {
@@ -64,7 +75,7 @@ class InstantProvider implements ModelProvider {
 }
 
 /** CPU ticks (user + system) a process has used, from /proc; 0 where /proc is not there. */
-function cpuMs(pid: number | undefined): number {
+export function cpuMs(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -182,8 +193,7 @@ export async function benchOverhead(options: OverheadOptions, progress: (line: s
         },
       ]),
     ) as OverheadResult['ratiosToFloor'];
-    const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.versions.node };
-    return { machine, requests: options.requests, concurrency: options.concurrency, tunedServer: options.tuned, earlyReturn, scenarios: figures, ratiosToFloor };
+    return { machine: benchMachine(), requests: options.requests, concurrency: options.concurrency, tunedServer: options.tuned, earlyReturn, scenarios: figures, ratiosToFloor };
   } finally {
     await writer.close();
     await server.teardown();
