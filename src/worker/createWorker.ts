@@ -28,6 +28,7 @@ export interface RouterWorkerOptions {
  * once and gives running calls this long to finish.
  */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
+export const STICKY_SCHEDULE_TO_START_TIMEOUT = '3s';
 
 export async function createRouterWorker(options: RouterWorkerOptions): Promise<Worker> {
   const { workflows } = options;
@@ -48,6 +49,11 @@ export async function createRouterWorker(options: RouterWorkerOptions): Promise<
     // only in a heartbeat's answer, so its beats go out as often as it sends them (other calls beat once a second).
     maxHeartbeatThrottleInterval: RACED_HEARTBEAT_INTERVAL_MS,
     shutdownGraceTime: options.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    // A run cached on a worker that died gets its next task on that worker's sticky queue, which nobody polls: it
+    // waits this long before any worker may take it. A tenant's budget workflow is one such run for all its requests,
+    // so the SDK's 10 s would stall every reservation of that tenant for 10 s after a worker dies. The price of a
+    // shorter wait is a replay (another worker rebuilding the run from history) when a live worker is that slow.
+    stickyQueueScheduleToStartTimeout: STICKY_SCHEDULE_TO_START_TIMEOUT,
     dataConverter: options.dataConverter ?? dataConverterFromEnv(),
   });
 }
