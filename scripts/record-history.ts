@@ -8,8 +8,9 @@
  * Named files only are (re)written, so the histories of older workflow shapes can stay as they were recorded.
  * It starts a Temporal dev server and a loopback OpenAI-compatible server, routes one request that escalates
  * (the judge fails the small model), one that does not, one that races a speculative partner (cancelled when the
- * routed answer passes), and one on a bandit policy (which sends its outcome to bandit-<policyId>), then writes
- * their histories and that banditState's (after an admin change) to test/histories/.
+ * routed answer passes), one with a tenant budget (reserving and settling on budget-default), and one on a bandit
+ * policy (which sends its outcome to bandit-<policyId>), then writes their histories, that banditState's (after an
+ * admin change) and the budget's to test/histories/.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,7 @@ import { routeWorkflowId } from '../src/client';
 import type { RouteRequestInput } from '../src/domain/request';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { banditWorkflowId } from '../src/domain/workflowIds';
+import { banditWorkflowId, budgetWorkflowId } from '../src/domain/workflowIds';
 import { banditPolicy, withBanditPolicies } from '../test/helpers/bandit';
 import { HARD_MARKER, judgedModels, loopbackDeps } from '../test/helpers/loopbackRouter';
 import { defaultPolicies, testCatalog } from '../test/helpers/catalog';
@@ -63,11 +64,18 @@ const RECORDINGS: { file: string; request: RouteRequestInput }[] = [
     request: { requestId: 'history-cascade', prompt: `${HARD_MARKER} Classify the intent: "refund my order"`, taskType: 'classification', policyId: 'history-cascade' },
   },
   {
+    // A tenant budget: every model and judge call reserved first (an update on budget-default), settled after (a
+    // signal); the judge fails the small model, so the escalation reserves again.
+    file: 'route-request-budgeted.json',
+    request: { requestId: 'history-budgeted', prompt: `${HARD_MARKER} Classify the intent: "charged for a parcel I never sent"`, taskType: 'classification', tenantBudget: { dailyUsd: 10 } },
+  },
+  {
     file: 'route-request-bandit.json',
     request: { requestId: 'history-bandit', prompt: 'Classify the intent: "my parcel is late"', taskType: 'classification', policyId: 'history-bandit' },
   },
 ];
 const BANDIT_HISTORY = 'bandit-state.json';
+const BUDGET_HISTORY = 'budget.json';
 const speculativePolicy = defaultPolicies({ id: 'history-speculative', speculative: { whenConfidenceBelow: 0.9, partner: 'best', prefer: 'cost' } }).get('history-speculative')!;
 
 /**
@@ -99,8 +107,8 @@ function models(): ScriptHandler {
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
-  const unknown = only.filter((f) => f !== BANDIT_HISTORY && !RECORDINGS.some((r) => r.file === f));
-  if (unknown.length > 0) throw new Error(`no such recording: ${unknown.join(', ')} (known: ${[...RECORDINGS.map((r) => r.file), BANDIT_HISTORY].join(', ')})`);
+  const unknown = only.filter((f) => f !== BANDIT_HISTORY && f !== BUDGET_HISTORY && !RECORDINGS.some((r) => r.file === f));
+  if (unknown.length > 0) throw new Error(`no such recording: ${unknown.join(', ')} (known: ${[...RECORDINGS.map((r) => r.file), BANDIT_HISTORY, BUDGET_HISTORY].join(', ')})`);
   const wanted = (file: string) => only.length === 0 || only.includes(file);
   const [env, server] = await Promise.all([devServerEnv(), startOpenAIServer(models())]);
   try {
@@ -133,6 +141,11 @@ async function main(): Promise<void> {
       const bandit = await env.client.workflow.getHandle(banditWorkflowId('history-bandit')).fetchHistory();
       writeFileSync(join(HISTORIES_DIR, BANDIT_HISTORY), `${historyToJSON(bandit)}\n`);
       console.log(`${join(HISTORIES_DIR, BANDIT_HISTORY)}: ${bandit.events?.length ?? 0} events`);
+    }
+    if (wanted(BUDGET_HISTORY)) {
+      const ledger = await env.client.workflow.getHandle(budgetWorkflowId('default')).fetchHistory();
+      writeFileSync(join(HISTORIES_DIR, BUDGET_HISTORY), `${historyToJSON(ledger)}\n`);
+      console.log(`${join(HISTORIES_DIR, BUDGET_HISTORY)}: ${ledger.events?.length ?? 0} events`);
     }
   } finally {
     await server.close();

@@ -16,6 +16,8 @@ const HISTORY_FILES = [
   'route-request-early-return.json',
   'route-request-speculative.json',
   'route-request-cascade.json',
+  'route-request-budgeted.json',
+  'budget.json',
 ];
 
 interface RecordedHistory {
@@ -55,8 +57,8 @@ describe('replaying committed routeRequest histories', () => {
     ]);
   });
 
-  it('holds an escalated, a plain and a bandit run (recorded before the bandit existed, but the last), a bandit state, an early-return run and a race', () => {
-    const [escalated, simple, bandit, state, early, speculative, cascade] = histories.map((h) => h.history);
+  it('holds an escalated, a plain and a bandit run (recorded before the bandit existed, but the last), a bandit state, an early-return run, a race, a cascade, a budgeted run and its budget', () => {
+    const [escalated, simple, bandit, state, early, speculative, cascade, budgeted, ledger] = histories.map((h) => h.history);
     assert.deepEqual(activitiesScheduled(escalated!), ['planRoute', 'callModel', 'evaluateAnswer', 'callModel', 'evaluateAnswer', 'recordDecision']);
     assert.deepEqual(activitiesScheduled(simple!), ['planRoute', 'callModel', 'evaluateAnswer', 'recordDecision']);
     assert.deepEqual(activitiesScheduled(bandit!), ['planRoute', 'callModel', 'evaluateAnswer', 'recordDecision', 'reportBanditOutcome']);
@@ -77,6 +79,13 @@ describe('replaying committed routeRequest histories', () => {
     const summaries = (cascade!.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name === 'callModel' ? [Buffer.from(e.userMetadata!.summary!.data!).toString('utf8')] : []));
     assert.equal(summaries.length, 2);
     assert.match(summaries[1]!, /escalation: large-model — cascade: large-model p\(pass \| small-model failed\)/);
+    // A budgeted run: each model call and each paid judge call between a reservation and its settle.
+    const call = ['reserveBudget', 'callModel', 'settleBudget', 'reserveBudget', 'evaluateAnswer', 'settleBudget'];
+    assert.deepEqual(activitiesScheduled(budgeted!), [...call, ...call]);
+    // Its budget: the reservations as updates, the settles as signals.
+    const ledgerKinds = kinds(ledger!);
+    assert.equal(ledgerKinds.filter((k) => k === 'workflowExecutionUpdateCompletedEventAttributes').length, 4);
+    assert.equal(ledgerKinds.filter((k) => k === 'workflowExecutionSignaledEventAttributes').length, 4);
   });
 
   it('replays every history on the current workflow code without a determinism violation', async () => {
