@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { ValidationError } from '../src/domain/validation';
 import { TokenBucketLimiter } from '../src/gateway/rateLimit';
 import { addApiKey, API_KEY_PATTERN, generateApiKey, hashApiKey, KeyRing, loadTenantsFile, parseTenantsFile, writeTenantsFile, type TenantsFile } from '../src/gateway/tenants';
+import { DEV_TENANT, withDevKey } from '../src/gateway/devTenant';
 import { runCli } from './helpers/cli';
 
 const dir = mkdtempSync(join(tmpdir(), 'tenants-test-'));
@@ -184,5 +185,27 @@ describe('model-router keys add (built CLI)', () => {
     const run = await runCli(['serve', '--tenants', path, '--address', '127.0.0.1:1', '--port', '0']);
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /tenants\.0\.allowedPolicies\.1: policy "nope" is not configured \(known: default, bandit\)/);
+  });
+});
+
+describe('the development tenant of dev and the demo', () => {
+  it('is added beside the file\'s tenants with a new key; a "dev" tenant of the file keeps its settings and gains the key', () => {
+    const now = new Date('2026-12-03T07:00:00.000Z');
+    const fresh = withDevKey(parseTenantsFile({ tenants: [tenant('acme')] }), ['default', 'bandit'], now);
+    assert.match(fresh.key, API_KEY_PATTERN);
+    assert.deepEqual(fresh.file.tenants.map((t) => t.id), ['acme', DEV_TENANT]);
+    const dev = fresh.file.tenants[1]!;
+    assert.deepEqual(dev.allowedPolicies, ['default', 'bandit']);
+    assert.equal(dev.defaultPolicy, 'default');
+    assert.deepEqual(dev.keys.map((k) => k.sha256), [sha(fresh.key)]);
+    assert.equal(new KeyRing(fresh.file).lookup(fresh.key)?.id, DEV_TENANT);
+
+    const own = parseTenantsFile({ tenants: [tenant(DEV_TENANT, { keys: [{ sha256: sha('sk-existing') }], budget: { dailyUsd: 1 } })] });
+    const kept = withDevKey(own, ['default', 'bandit'], now);
+    assert.equal(kept.file.tenants.length, 1);
+    assert.deepEqual(kept.file.tenants[0]!.budget, { dailyUsd: 1 });
+    assert.deepEqual(kept.file.tenants[0]!.allowedPolicies, ['default']);
+    assert.deepEqual(kept.file.tenants[0]!.keys.map((k) => k.sha256), [sha('sk-existing'), sha(kept.key)]);
+    assert.notEqual(kept.key, fresh.key, 'a new key each start');
   });
 });
