@@ -3,6 +3,7 @@ import { FileContentStore } from '../claimCheck/contentStore';
 import { RouterClient } from '../client';
 import { dataConverterFromEnv, payloadCodecFromEnv } from '../codec';
 import { TASK_QUEUE } from '../domain/taskQueue';
+import { temporalSecurityFromEnv } from '../worker/temporalConnection';
 import { DEFAULT_CONTENT_DIR } from '../worker/wiring';
 
 export interface GatewayTemporal {
@@ -21,6 +22,7 @@ export interface GatewayTemporal {
 export function connectGatewayTemporal(address: string, env: NodeJS.ProcessEnv = process.env): GatewayTemporal {
   const connection = Connection.lazy({
     address,
+    ...temporalSecurityFromEnv(env),
     connectTimeout: 5_000,
     interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 }))],
   });

@@ -9,6 +9,7 @@ import { wireActivityDeps } from './wiring';
 import { startWorkerMetrics, type WorkerMetrics } from './prometheus';
 import { installWorkerRuntime } from './runtime';
 import { existsSync } from 'node:fs';
+import { temporalSecurityFromEnv } from './temporalConnection';
 
 /** MODEL_ROUTER_SHUTDOWN_GRACE_MS: how long a stopping worker lets running calls finish (default 30 s). */
 function shutdownGraceTime(env: NodeJS.ProcessEnv): number {
@@ -46,8 +47,10 @@ async function serve(env: NodeJS.ProcessEnv, workerMetrics: WorkerMetrics | unde
   const address = env.TEMPORAL_ADDRESS ?? 'localhost:7233';
   const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
   const dataConverter = dataConverterFromEnv(env);
-  const connection = await NativeConnection.connect({ address });
-  const clientConnection = await Connection.connect({ address });
+  // Settings first: a bad TLS file or flag is named before anything connects.
+  const security = temporalSecurityFromEnv(env);
+  const connection = await NativeConnection.connect({ address, ...security });
+  const clientConnection = await Connection.connect({ address, ...security });
   try {
     const worker = await createRouterWorker({
       connection,

@@ -15,6 +15,7 @@ import { createRouterWorker } from './createWorker';
 import { workflowCode } from './bundle';
 import { DEFAULT_CONTENT_DIR, wireActivityDeps, type Wiring } from './wiring';
 import { startWorkerMetrics, type WorkerMetrics } from './prometheus';
+import { temporalSecurityFromEnv, type TemporalSecurity } from './temporalConnection';
 
 /** A client of a Temporal server: what `route --address` needs. The server's own workers execute the requests. */
 export interface ClientSession {
@@ -66,9 +67,9 @@ const CONNECT_TIMEOUT_MS = 5_000;
 
 const privateTaskQueue = () => `${TASK_QUEUE}-${randomUUID()}`;
 
-async function connectClient(address: string, namespace: string, dataConverter: DataConverter): Promise<{ client: Client; connection: Connection }> {
+async function connectClient(address: string, namespace: string, dataConverter: DataConverter, security: TemporalSecurity): Promise<{ client: Client; connection: Connection }> {
   try {
-    const connection = await Connection.connect({ address, connectTimeout: CONNECT_TIMEOUT_MS });
+    const connection = await Connection.connect({ address, connectTimeout: CONNECT_TIMEOUT_MS, ...security });
     return { client: new Client({ connection, namespace, dataConverter }), connection };
   } catch (err) {
     throw new Error(`cannot reach Temporal at ${address}: ${err instanceof Error ? err.message : String(err)}`);
@@ -78,7 +79,7 @@ async function connectClient(address: string, namespace: string, dataConverter: 
 /** Client only: nothing of this process's router configuration (providers, decision log) is opened. */
 async function openClientSession(options: RemoteSessionOptions): Promise<ClientSession> {
   const env = options.env ?? process.env;
-  const { client, connection } = await connectClient(options.address, env.TEMPORAL_NAMESPACE ?? 'default', dataConverterFromEnv(env));
+  const { client, connection } = await connectClient(options.address, env.TEMPORAL_NAMESPACE ?? 'default', dataConverterFromEnv(env), temporalSecurityFromEnv(env));
   // Large prompts go to the content store the deployed workers share (MODEL_ROUTER_CONTENT_DIR), encrypted as they are.
   const contentStore = new FileContentStore(env.MODEL_ROUTER_CONTENT_DIR || DEFAULT_CONTENT_DIR, payloadCodecFromEnv(env));
   return {
@@ -118,9 +119,10 @@ export async function openSession(options: EmbeddedSessionOptions | RemoteSessio
   if ('address' in options) {
     address = options.address;
     taskQueue = privateTaskQueue();
-    const remote = await connectClient(address, env.TEMPORAL_NAMESPACE ?? 'default', dataConverter);
+    const security = temporalSecurityFromEnv(env);
+    const remote = await connectClient(address, env.TEMPORAL_NAMESPACE ?? 'default', dataConverter, security);
     client = remote.client;
-    nativeConnection = await NativeConnection.connect({ address });
+    nativeConnection = await NativeConnection.connect({ address, ...security });
     stopServer = async () => {
       await remote.connection.close();
       await nativeConnection.close();
