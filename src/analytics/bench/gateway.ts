@@ -23,7 +23,7 @@ import { benchMachine, cpuMs, InstantProvider, type BenchMachine } from './overh
  * `model-router bench gateway`: what the OpenAI-compatible HTTP front adds to the typed client. One embedded dev
  * server, one worker on an instant (simulated) provider, a gateway on loopback; at each concurrency the same
  * prompts go through RouterClient.route() and through the official `openai` client against the gateway, and
- * through the gateway for a tenant with a budget (its reserve and settle updates are round trips of their own, so
+ * through the gateway for a tenant with a budget (its reserve update and settle signal are round trips of their own, so
  * that arm is reported beside the target, not in it). The arms take turns in rounds, so drift in the machine's
  * load falls on each alike. Latency is the caller's, to the answer; the runs' tails (the decision-log row) are
  * waited for between batches, untimed, so no batch overlaps the one before.
