@@ -15,7 +15,7 @@ import OpenAI from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
 import { RouterClient } from '../src/client';
-import { RouteRequestSchema, type RouteRequest } from '../src/domain/request';
+import type { RouteRequest } from '../src/domain/request';
 import type { DecisionLog } from '../src/domain/results';
 import { routeWorkflowId } from '../src/domain/workflowIds';
 import { createGateway, type GatewayOptions } from '../src/gateway/server';
@@ -486,9 +486,7 @@ describe('gateway: errors in OpenAI\'s shape, surfaced as the client\'s error cl
     assert.equal((await openai(key.acme).chat.completions.create({ model: 'router', messages: [{ role: 'user', content: CLASSIFY }] })).object, 'chat.completion');
   });
 
-  // Needs helper "budget"'s tenantBudget on RouteRequest and its reservations in routeRequest; skipped until they land.
-  const budgetLanded = RouteRequestSchema.safeParse({ requestId: 'probe', prompt: 'x', tenantBudget: { dailyUsd: 1 }, maxOutputTokens: 10 }).success;
-  it('a spent budget is a 429 insufficient_quota (a RateLimitError), before any model call', { skip: budgetLanded ? false : 'BUDGET CONTRACT NOT LANDED: tenantBudget/maxOutputTokens are not on RouteRequest yet' }, async () => {
+  it('a spent budget is a 429 insufficient_quota (a RateLimitError), before any model call', async () => {
     await assert.rejects(openai(key.broke).chat.completions.create({ model: 'router', messages: [{ role: 'user', content: CLASSIFY }], max_tokens: 100 }, { headers: { 'Idempotency-Key': 'broke-1' } }), (err: unknown) => {
       assert.ok(err instanceof OpenAI.RateLimitError, String(err));
       assert.equal(err.code, 'insufficient_quota');
