@@ -346,7 +346,14 @@ describe('gateway: answers through the official openai client', () => {
   it('a 504 without an Idempotency-Key is not retried by the client: one durable request, one model call', async () => {
     // What the gateway asked the router to start, by request id: a retry the client made would show up here.
     const routed: string[] = [];
-    const impatient = await startGateway({ requestTimeoutMs: 1, router: { route: (input) => (routed.push(input.requestId), router.route(input)), result: (t, id) => router.result(t, id) } });
+    const answers: Promise<DecisionLog>[] = [];
+    const route = (input: Parameters<RouterClient['route']>[0]) => {
+      routed.push(input.requestId);
+      const answer = router.route(input);
+      answers.push(answer);
+      return answer;
+    };
+    const impatient = await startGateway({ requestTimeoutMs: 1, router: { route, result: (t, id) => router.result(t, id) } });
     // The client's default retries (2): without x-should-retry: false it would send the request three times.
     const client = new OpenAI({ apiKey: key.acme, baseURL: impatient });
     assert.equal(client.maxRetries, 2);
@@ -360,6 +367,8 @@ describe('gateway: answers through the official openai client', () => {
     });
     assert.match(requestId ?? '', /^gw-/);
     assert.deepEqual(routed, [requestId]);
+    // The 504 can leave before the run has even started: wait for the route the gateway began, then for the run's end.
+    await answers[0];
     const log = (await env.client.workflow.getHandle(routeWorkflowId('acme', requestId!)).result()) as DecisionLog;
     assert.equal(calls.get(requestId!)?.length, log.attempts.length, 'one model call per attempt of the one run');
   });
