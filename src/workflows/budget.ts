@@ -113,14 +113,16 @@ export async function budget(input: BudgetInput): Promise<never> {
       },
     },
   );
+  /** Both ways a settle arrives (the update tests and older workers send, the signal settleBudget sends). */
+  const applySettle = (request: SettleRequest): Settlement => {
+    updates += 1;
+    const settled = settle(ledger, { ...request, now: Date.now() });
+    if (settled.outcome === 'late') log.warn('budget settle of an expired reservation: its actual cost replaces the worst case', { tenant: input.tenant, ...settled });
+    return settled;
+  };
   setHandler(
     settleUpdate,
-    (request) => {
-      updates += 1;
-      const settled = settle(ledger, { ...request, now: Date.now() });
-      if (settled.outcome === 'late') log.warn('budget settle of an expired reservation: its actual cost replaces the worst case', { tenant: input.tenant, ...settled });
-      return settled;
-    },
+    applySettle,
     {
       validator: (request) => {
         try {
@@ -135,10 +137,8 @@ export async function budget(input: BudgetInput): Promise<never> {
   // What settleBudget sends: a signal, which needs no reply and no in-flight slot, so settles never queue behind
   // reservations. A bad one cannot be refused back to its sender (the activity checks it before sending): logged, dropped.
   setHandler(settleSignal, (request) => {
-    updates += 1;
     try {
-      const settled = settle(ledger, { ...request, now: Date.now() });
-      if (settled.outcome === 'late') log.warn('budget settle of an expired reservation: its actual cost replaces the worst case', { tenant: input.tenant, ...settled });
+      applySettle(request);
     } catch (err) {
       if (!(err instanceof BudgetRefusal)) throw err;
       log.error('budget settle signal dropped: it breaks the contract', { tenant: input.tenant, id: request.id, error: err.message });
