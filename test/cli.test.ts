@@ -152,12 +152,17 @@ describe('model-router CLI (built, real embedded dev server)', () => {
     const dev = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'dev', '--port', String(port), '--ui-port', String(uiPort), '--db', join(dir, 'temporal.db'), '--gateway-port', '0'], {
       cwd: ROOT,
       env,
-      stdio: ['ignore', 'pipe', 'ignore'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let printed = '';
+    let logged = '';
     dev.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    dev.stderr.on('data', (chunk: Buffer) => (logged += chunk.toString()));
+    // Listened for from the start, so a dev that dies early is seen (and said) rather than awaited for ever.
+    const exited = new Promise((r) => dev.once('exit', r));
     try {
-      for (let i = 0; i < 600 && !existsSync(env.MODEL_ROUTER_DEV_SERVER_FILE); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 600 && !existsSync(env.MODEL_ROUTER_DEV_SERVER_FILE) && dev.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(existsSync(env.MODEL_ROUTER_DEV_SERVER_FILE), `dev did not announce itself (exit code ${dev.exitCode}):\n${printed}\n${logged}`);
       assert.equal(JSON.parse(readFileSync(env.MODEL_ROUTER_DEV_SERVER_FILE, 'utf8')).address, `127.0.0.1:${port}`);
       // The route command's own decision log would be elsewhere: the row must come from the dev worker.
       const { code, stdout, stderr } = await runCli(['route', '--prompt', 'Classify: "where is my parcel"', '--task-type', 'classification', '--request-id', 'via-dev', '--json'], {
@@ -195,7 +200,6 @@ describe('model-router CLI (built, real embedded dev server)', () => {
       assert.deepEqual(await rows(), [{ request_id: 'via-dev' }, { request_id: 'via-gateway' }]);
       await assert.rejects(new OpenAI({ baseURL, apiKey: `sk-${'x'.repeat(43)}`, maxRetries: 0 }).models.list(), OpenAI.AuthenticationError);
     } finally {
-      const exited = new Promise((r) => dev.once('exit', r));
       dev.kill('SIGINT');
       await exited;
     }
