@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { temporal } from '@temporalio/proto';
-import { startLocalServer, type LocalServer } from '../src/servers/localServer';
+import { freePort, startLocalServer, type LocalServer } from '../src/servers/localServer';
 import { createRouterWorker } from '../src/worker/createWorker';
 import { installQuietRuntime } from '../src/worker/runtime';
 import { defaultPolicies } from './helpers/catalog';
@@ -100,5 +101,18 @@ describe('startLocalServer on a database file kept from an earlier run', () => {
       assert.match(err.message, /clash\.db: Escalated is Keyword, the router sets it as Bool/);
       return true;
     });
+  });
+});
+
+describe('freePort', () => {
+  it('gives loopback ports below the kernel\'s ephemeral range (no outgoing connection can take them), free to bind', async () => {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    const ports = await Promise.all(Array.from({ length: 5 }, () => freePort()));
+    for (const port of ports) {
+      assert.ok(port >= 10_000 && port + 1_000 < low, `${port} (+1000 for a UI port) below ${low}`);
+      const server = createServer();
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -39,15 +39,45 @@ export interface LocalServer {
 }
 
 /** A free TCP port on loopback, for servers that must be told their port up front. */
-export async function freePort(): Promise<number> {
+/** Binds `port` (0: any) on loopback and lets it go: the port bound, or undefined when it is taken. */
+function tryPort(port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(undefined) : reject(err)));
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : undefined));
     });
   });
+}
+
+/** The lowest port the kernel hands out for outgoing connections (Linux; 32768 elsewhere, the common default). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/**
+ * A free loopback port below the kernel's ephemeral range. A port from that range (what binding port 0 gives) can be
+ * taken, between this check and the server's bind, by any outgoing connection, or by a client reconnecting to a
+ * server that is restarting on it: a TCP self-connect, local port = the port it dials. Servers here restart on the
+ * same port (the chaos bench), so their ports come from below the range; with room for the dev server's UI port
+ * (port + 1000).
+ */
+export async function freePort(): Promise<number> {
+  const low = 10_000;
+  const high = ephemeralLow() - 1_001;
+  for (let attempt = 0; attempt < 50 && high > low; attempt++) {
+    const port = await tryPort(low + Math.floor(Math.random() * (high - low)));
+    if (port !== undefined) return port;
+  }
+  const any = await tryPort(0);
+  if (any === undefined) throw new Error('no free loopback port');
+  return any;
 }
 
 const CLI_TYPE_NAMES: Record<string, string> = {
